@@ -1,0 +1,21 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// AVX2/FMA/F16C: without them every fused multiply-add and f16 conversion is a
+// library call (4-5x slower kernels, see ../shared/FACTS.md).
+let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+
+let package = Package(
+    name: "Wafer",
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "GGUF", swiftSettings: cpuFlags),
+        .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: cpuFlags),
+        .target(name: "Runtime", dependencies: ["GGUF", "CBLAS"], swiftSettings: cpuFlags),
+        .executableTarget(name: "wafer", dependencies: ["GGUF", "Tokenizer", "Runtime"], swiftSettings: cpuFlags),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: cpuFlags),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: cpuFlags),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Tokenizer", "GGUF"], swiftSettings: cpuFlags),
+    ]
+)

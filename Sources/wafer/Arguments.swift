@@ -1,0 +1,67 @@
+import Foundation
+
+/// A usage error: printed as one line, exit status 2.
+struct UsageError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+/// The options of one subcommand: `--name value`, `--name=value` and bare `--flag`.
+struct Arguments {
+    private(set) var positional: [String] = []
+    private var values: [String: String] = [:]
+    private var flags: Set<String> = []
+
+    init(_ args: ArraySlice<String>, valued: Set<String>, flags allowedFlags: Set<String> = []) throws(UsageError) {
+        var rest = args[...]
+        while let arg = rest.popFirst() {
+            guard arg.hasPrefix("--"), arg.count > 2 else { positional.append(arg); continue }
+            var name = String(arg.dropFirst(2)), inline: String?
+            if let eq = name.firstIndex(of: "=") {
+                inline = String(name[name.index(after: eq)...])
+                name = String(name[..<eq])
+            }
+            if allowedFlags.contains(name), inline == nil {
+                flags.insert(name)
+            } else if valued.contains(name) {
+                guard let value = inline ?? rest.popFirst() else { throw UsageError("--\(name) needs a value") }
+                values[name] = value
+            } else {
+                throw UsageError("unknown option --\(name)")
+            }
+        }
+    }
+
+    func has(_ flag: String) -> Bool { flags.contains(flag) }
+    func string(_ name: String) -> String? { values[name] }
+
+    func int(_ name: String, default fallback: Int) throws(UsageError) -> Int {
+        guard let text = values[name] else { return fallback }
+        guard let v = Int(text) else { throw UsageError("--\(name) expects an integer, got '\(text)'") }
+        return v
+    }
+
+    func double(_ name: String, default fallback: Double) throws(UsageError) -> Double {
+        guard let text = values[name] else { return fallback }
+        guard let v = Double(text), v.isFinite else { throw UsageError("--\(name) expects a number, got '\(text)'") }
+        return v
+    }
+}
+
+/// Where `scripts/fetch-model` puts the default model, relative to the working
+/// directory or, failing that, to the executable's checkout.
+func defaultModelPath() -> String {
+    let relative = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    if FileManager.default.fileExists(atPath: relative) { return relative }
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    for _ in 0..<5 {
+        let candidate = dir.appendingPathComponent(relative).path
+        if FileManager.default.fileExists(atPath: candidate) { return candidate }
+        dir.deleteLastPathComponent()
+    }
+    return relative
+}
+
+func writeError(_ message: String) {
+    FileHandle.standardError.write(Data("wafer: \(message)\n".utf8))
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Runtime
+
+/// `wafer bench`: prompt processing (one 512-token prompt) and single-stream
+/// decode (128 tokens) on the loaded model, plus peak resident memory.
+enum BenchCommand {
+    static func run(_ args: ArraySlice<String>) throws -> Int32 {
+        let a = try Arguments(args, valued: ["model", "precision", "prompt-tokens", "decode-tokens", "repeat"], flags: ["json"])
+        let path = a.string("model") ?? defaultModelPath()
+        let precision = try parsePrecision(a.string("precision"))
+        let promptLength = try a.int("prompt-tokens", default: 512)
+        let decodeLength = try a.int("decode-tokens", default: 128)
+        let repeats = try a.int("repeat", default: 3)
+        guard promptLength > 0, decodeLength > 0, repeats > 0 else { throw UsageError("token counts and --repeat must be positive") }
+
+        let loadStart = Date()
+        let session = try ModelSession(path: path, precision: precision)
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        let model = session.model
+        guard promptLength + decodeLength <= model.config.contextLength else { throw UsageError("prompt and decode exceed the context") }
+        // A fixed, ordinary token stream: ids drawn from the vocabulary with a seeded generator.
+        var random = SplitMix64(seed: 42)
+        let prompt = (0..<promptLength).map { _ in Int32(random.next() % UInt64(model.config.vocabularySize)) }
+
+        var promptRates: [Double] = [], decodeRates: [Double] = []
+        for _ in 0..<repeats {
+            let cache = model.makeCache(capacity: promptLength + decodeLength)
+            var start = Date()
+            var logits = try model.forward([SequenceInput(cache: cache, tokens: prompt)])
+            promptRates.append(Double(promptLength) / Date().timeIntervalSince(start))
+
+            let decodeCache = model.makeCache(capacity: decodeLength + 1)
+            logits = try model.forward([SequenceInput(cache: decodeCache, tokens: [prompt[0]])])
+            start = Date()
+            for _ in 0..<decodeLength {
+                logits = try model.forward([SequenceInput(cache: decodeCache, tokens: [Sampler.argmax(logits)])])
+            }
+            decodeRates.append(Double(decodeLength) / Date().timeIntervalSince(start))
+        }
+        let result = BenchResult(model: path, precision: precision.rawValue, threads: ProcessInfo.processInfo.activeProcessorCount,
+                                 loadSeconds: loadSeconds, promptTokens: promptLength, promptTokensPerSecond: median(promptRates),
+                                 decodeTokens: decodeLength, decodeTokensPerSecond: median(decodeRates),
+                                 peakResidentBytes: peakResidentBytes())
+        if a.has("json") {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else {
+            print("model           \(path) (\(precision.rawValue) precision, \(result.threads) threads, loaded in \(String(format: "%.2f", loadSeconds)) s)")
+            print("prompt          \(promptLength) tokens: \(String(format: "%.1f", result.promptTokensPerSecond)) tok/s (median of \(repeats))")
+            print("decode          \(decodeLength) tokens: \(String(format: "%.1f", result.decodeTokensPerSecond)) tok/s (median of \(repeats))")
+            print("peak RSS        \(String(format: "%.1f", Double(result.peakResidentBytes) / 1_048_576)) MiB")
+        }
+        return 0
+    }
+
+    struct BenchResult: Encodable {
+        let model: String, precision: String, threads: Int, loadSeconds: Double
+        let promptTokens: Int, promptTokensPerSecond: Double
+        let decodeTokens: Int, decodeTokensPerSecond: Double
+        let peakResidentBytes: Int
+    }
+
+    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+    /// VmHWM from /proc/self/status: the peak resident set of this process.
+    static func peakResidentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kb * 1024
+    }
+}

@@ -1,0 +1,35 @@
+import GGUF
+import Runtime
+import Tokenizer
+
+/// A loaded model with its tokenizer and chat template: what the commands share.
+struct ModelSession {
+    let file: GGUFFile
+    let model: Model
+    let tokenizer: Tokenizer
+    let template: ChatTemplate?
+
+    init(path: String, precision: Precision) throws {
+        file = try GGUFFile(path: path)
+        model = try Model(file: file, precision: precision)
+        tokenizer = try Tokenizer(gguf: file)
+        template = try file.metadata["tokenizer.chat_template"]?.string.map { try ChatTemplate(source: $0) }
+    }
+
+    /// Prompt ids for plain text, or for one user message rendered with the model's template.
+    func promptTokens(text: String, chat: Bool) throws -> [Int32] {
+        guard chat else { return tokenizer.encode(text) }
+        guard let template else { throw UsageError("the model has no chat template; use --prompt") }
+        let rendered = try template.render(messages: [ChatMessage(role: "user", content: text)], addGenerationPrompt: true,
+                                           bosToken: tokenizer.bosID.map(tokenizer.tokenText) ?? "",
+                                           eosToken: tokenizer.eosID.map(tokenizer.tokenText) ?? "")
+        // The template writes BOS itself where the model wants it.
+        return tokenizer.encode(rendered, addBOS: false, parseSpecial: true)
+    }
+}
+
+func parsePrecision(_ text: String?) throws(UsageError) -> Precision {
+    guard let text else { return .native }
+    guard let p = Precision(rawValue: text) else { throw UsageError("--precision must be full or native, got '\(text)'") }
+    return p
+}

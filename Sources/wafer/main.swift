@@ -1,0 +1,32 @@
+import Foundation
+
+/// `wafer COMMAND ...`: parses the command name and hands the rest to it.
+let usage = """
+usage: wafer COMMAND [OPTIONS]
+  generate --prompt TEXT | --chat TEXT [--model PATH] [--max-tokens N] [--temperature T] [--seed S] [--precision full|native]
+  tokenize [--model PATH] [--no-bos] [--no-special] [--ids] TEXT
+  info [PATH]
+  bench [--model PATH] [--precision full|native] [--prompt-tokens N] [--decode-tokens N] [--repeat N] [--json]
+"""
+
+let commands: [String: (ArraySlice<String>) throws -> Int32] = [
+    "generate": GenerateCommand.run,
+    "tokenize": TokenizeCommand.run,
+    "info": InfoCommand.run,
+    "bench": BenchCommand.run,
+]
+
+let arguments = CommandLine.arguments.dropFirst()
+guard let name = arguments.first, let command = commands[name] else {
+    FileHandle.standardError.write(Data((usage + "\n").utf8))
+    exit(arguments.first.map { ["help", "--help", "-h"].contains($0) } == true ? 0 : 2)
+}
+do {
+    exit(try command(arguments.dropFirst()))
+} catch let error as UsageError {
+    writeError(error.description)
+    exit(2)
+} catch {
+    writeError(String(describing: error))
+    exit(1)
+}

@@ -71,9 +71,11 @@ extension GGUFFile {
                     throw .misalignedTensor(tensor: info.name, offset: info.offset, alignment: parsed.alignment)
                 }
                 let bytes = info.type.byteCount(elements: info.shape.reduce(1, *))
-                let end = UInt64(parsed.dataOffset) + info.offset + UInt64(bytes)
-                guard info.offset < UInt64(size), end <= UInt64(size) else {
-                    throw .tensorOutOfBounds(tensor: info.name, end: end, fileSize: size)
+                // Offsets are untrusted: add with overflow checks.
+                let (start, o1) = UInt64(parsed.dataOffset).addingReportingOverflow(info.offset)
+                let (end, o2) = start.addingReportingOverflow(UInt64(bytes))
+                guard !o1, !o2, end <= UInt64(size) else {
+                    throw .tensorOutOfBounds(tensor: info.name, end: o1 || o2 ? .max : end, fileSize: size)
                 }
                 parsed.tensors.append(GGUFTensor(name: info.name, shape: info.shape, type: info.type,
                                                  fileOffset: parsed.dataOffset + Int(info.offset), byteCount: bytes))

@@ -25,6 +25,7 @@ public enum GGUFValue: Sendable, Equatable {
         switch self {
         case .float32(let v): Double(v)
         case .float64(let v): v
+        case .uint64(let v): Double(v)
         default: int.map(Double.init)
         }
     }

@@ -20,6 +20,9 @@ enum ByteLevel {
         return table
     }()
 
+    /// byte -> UTF-8 of the scalar that stands for it
+    static let utf8ForByte: [[UInt8]] = scalarForByte.map { Array(String($0).utf8) }
+
     /// The byte a scalar stands for, or nil for scalars outside the alphabet.
     static func byte(for scalar: Unicode.Scalar) -> UInt8? {
         let v = scalar.value

@@ -44,8 +44,17 @@ MADE_WITH = (f"llama-cpp-python {version('llama-cpp-python')} (llama.cpp vendore
              f"gguf {version('gguf')}, jinja2 {version('jinja2')}, numpy {version('numpy')}")
 
 
+_readers = {}
+
+
+def reader(path):
+    if path not in _readers:
+        _readers[path] = gguf.GGUFReader(path)
+    return _readers[path]
+
+
 def meta(path, key, default=None):
-    f = gguf.GGUFReader(path).fields.get(key)
+    f = reader(path).fields.get(key)
     return default if f is None else f.contents()
 
 
@@ -188,7 +197,7 @@ def run_greedy(llm, prompt_ids):
 
 def greedy_goldens():
     tmpl = meta(MODEL, "tokenizer.chat_template")
-    toks = gguf.GGUFReader(MODEL).fields["tokenizer.ggml.tokens"].contents()
+    toks = reader(MODEL).fields["tokenizer.ggml.tokens"].contents()
     bos = toks[int(meta(MODEL, "tokenizer.ggml.bos_token_id"))]
     eos = toks[int(meta(MODEL, "tokenizer.ggml.eos_token_id"))]
     runs = {}

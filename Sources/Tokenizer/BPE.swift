@@ -40,23 +40,21 @@ struct BytePairEncoder: Sendable {
             return id
         }
 
-        byteSymbols = ByteLevel.scalarForByte.map { scalar in
-            Array(String(scalar).utf8).withUnsafeBufferPointer { intern($0) }
-        }
+        byteSymbols = ByteLevel.utf8ForByte.map { utf8 in utf8.withUnsafeBufferPointer { intern($0) } }
 
         // Merge lines are parsed as bytes (Llama 3 has 280,000 of them).
         // Walking them backwards lets a later assignment stand for the first
         // listing of a repeated pair, which is the one llama.cpp keeps.
         var table: [UInt64: UInt64] = [:]
         table.reserveCapacity(mergeLines.count)
-        let joined = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 1024)
+        let longest = mergeLines.reduce(0) { max($0, $1.utf8.count) }
+        let joined = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: longest)
         defer { joined.deallocate() }
         for rank in mergeLines.indices.reversed() {
             var line = mergeLines[rank]
             line.withUTF8 { utf8 in
                 // Split at the first space after the first byte, as llama.cpp does.
-                guard utf8.count > 1, utf8.count <= joined.count,
-                      let space = utf8[1...].firstIndex(of: 0x20) else { return }
+                guard utf8.count > 1, let space = utf8[1...].firstIndex(of: 0x20) else { return }
                 let left = UnsafeBufferPointer(rebasing: utf8[..<space])
                 let right = UnsafeBufferPointer(rebasing: utf8[(space + 1)...])
                 for i in 0..<space { joined[i] = utf8[i] }

@@ -37,11 +37,4 @@ enum ByteLevel {
     private static func isPrintable(_ byte: Int) -> Bool {
         (0x21...0x7E).contains(byte) || (0xA1...0xAC).contains(byte) || (0xAE...0xFF).contains(byte)
     }
-
-    /// The byte-level text for raw bytes, as vocabulary entries spell it.
-    static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-        var text = String.UnicodeScalarView()
-        for byte in bytes { text.append(scalarForByte[Int(byte)]) }
-        return String(text)
-    }
 }

@@ -22,9 +22,7 @@ struct Pieces: Sendable {
                         if let byte = ByteLevel.byte(for: scalar) { bytes.append(byte) } else { bytes += String(scalar).utf8 }
                     }
                 case .llama:
-                    for scalar in text.unicodeScalars {
-                        if scalar == "\u{2581}" { bytes.append(0x20) } else { bytes += String(scalar).utf8 }
-                    }
+                    bytes += Self.unescapingSpaces(Array(text.utf8))
                 }
             } else if a.contains(.byte) {
                 if let byte = Self.parseByteToken(text) { bytes.append(byte) } else { bytes += text.utf8 }
@@ -35,6 +33,23 @@ struct Pieces: Sendable {
         self.bytes = bytes
         self.offsets = offsets
         self.hidden = hidden
+    }
+
+    /// UTF-8 with every `▁` (E2 96 81) turned into a space.
+    static func unescapingSpaces(_ utf8: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count)
+        var i = 0
+        while i < utf8.count {
+            if i + 2 < utf8.count && utf8[i] == 0xE2 && utf8[i + 1] == 0x96 && utf8[i + 2] == 0x81 {
+                out.append(0x20)
+                i += 3
+            } else {
+                out.append(utf8[i])
+                i += 1
+            }
+        }
+        return out
     }
 
     /// "<0x0A>" -> 0x0A
@@ -54,22 +69,20 @@ struct Pieces: Sendable {
 extension Tokenizer {
     /// Ids to text, for a whole sequence. Control tokens are left out unless
     /// `special` (llama.cpp's server prints them the same way). For
-    /// SentencePiece the space that `encode` put before the text is removed,
-    /// so `decode(encode(s)) == s`. Bytes that do not form valid UTF-8 become
-    /// U+FFFD.
+    /// SentencePiece, the space `encode` puts before the text is removed from
+    /// the first token printed, if it is ordinary text (so with a hidden BOS
+    /// `decode(encode(s)) == s`; with a printed BOS it stays, as llama.cpp
+    /// prints it). Bytes that are not valid UTF-8 become U+FFFD.
     public func decode(_ ids: [TokenID], special: Bool = false) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(ids.count * 4)
-        var first = true
+        var atStart = addsSpacePrefix
         for id in ids {
             let start = bytes.count
             pieces.append(id, special: special, to: &bytes)
-            if first && id != bosID {
-                first = false
-                if addsSpacePrefix && bytes.count > start && bytes[start] == 0x20 && !isControl(id) {
-                    bytes.remove(at: start)
-                }
-            }
+            guard atStart, bytes.count > start else { continue }
+            atStart = false
+            if bytes[start] == 0x20 && !isControl(id) { bytes.remove(at: start) }
         }
         return String(decoding: bytes, as: UTF8.self)
     }

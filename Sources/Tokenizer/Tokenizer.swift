@@ -139,7 +139,7 @@ public final class Tokenizer: Sendable {
                 }
             }
         }
-        if addSpecial && addsEOS && addBOS != false, let eos = eosID { out.append(eos) }
+        if addSpecial && addsEOS, let eos = eosID { out.append(eos) }
         return out
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import GGUF
+import GGUF
 
 /// Dequantisation of every supported type against the `gguf` Python
 /// package's own dequantize (Tests/Fixtures/gguf/README.md says how the

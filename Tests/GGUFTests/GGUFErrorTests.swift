@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import GGUF
+import GGUF
 
 /// Every way a file can be broken is a typed error, never a crash.
 struct GGUFErrorTests {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import GGUF
+import GGUF
 
 /// Metadata of every value type, nested arrays, alignment and the tensor
 /// table, against what the `gguf` Python package reads from the same file.

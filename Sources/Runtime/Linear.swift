@@ -3,6 +3,14 @@ import GGUF
 
 /// A weight matrix of `outputs` rows × `inputs` columns (ggml shape
 /// [inputs, outputs]) with an optional bias, applied as y = x·Wᵀ + b.
+///
+/// A step's rows come in two groups, and which group a row is in depends on
+/// what the row is, never on how many rows the step has (batch invariance):
+/// - prompt rows go through OpenBLAS sgemm, one call per sequence block laid
+///   out as `GemmTile` requires;
+/// - generated rows go through our own row kernels.
+/// Both split the output rows across the worker pool in fixed slices, with
+/// OpenBLAS kept to one thread.
 final class Linear: @unchecked Sendable {  // immutable after load
     let name: String
     let inputs: Int
@@ -17,9 +25,9 @@ final class Linear: @unchecked Sendable {  // immutable after load
         case quantized(UnsafeRawPointer, GGMLType, rowBytes: Int)
     }
 
-    /// Rows dequantised per panel in native precision: 1024 × 576 floats
-    /// (2.3 MB) stays near the caches while sgemm consumes it.
-    static let panelRows = 1024
+    /// Rows dequantised per sgemm panel in native precision: 256 × 576
+    /// floats (590 KB) stay in cache while sgemm consumes them.
+    static let panelRows = 256
 
     init(file: GGUFFile, name: String, inputs: Int, outputs: Int, precision: Precision, biasName: String? = nil) throws(ModelError) {
         guard let tensor = file.tensor(named: name) else { throw .missingTensor(name) }
@@ -46,49 +54,76 @@ final class Linear: @unchecked Sendable {  // immutable after load
 
     deinit { if case .full(let w) = storage { w.deallocate() } }
 
-    /// Scratch floats `apply` needs in native precision.
-    var scratchCount: Int { if case .quantized = storage { min(outputs, Self.panelRows) * inputs } else { 0 } }
+    /// Scratch floats one pool thread needs for `apply`.
+    var scratchPerThread: Int { if case .quantized = storage { Self.panelRows * inputs } else { 0 } }
 
-    /// y[m, outputs] = x[m, inputs] · Wᵀ (+ bias). `scratch` holds `scratchCount` floats.
-    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        switch storage {
-        case .full(let w):
-            multiply(x, rows: m, weights: w, weightRows: outputs, into: y, ldy: outputs)
-        case .quantized(let base, let type, let rowBytes):
-            var start = 0
-            while start < outputs {
-                let count = min(Self.panelRows, outputs - start)
-                Dequantize.run(type, from: base + start * rowBytes, to: scratch, count: count * inputs)
-                multiply(x, rows: m, weights: scratch, weightRows: count, into: y + start, ldy: outputs)
-                start += count
+    /// y[r, outputs] = x[r, inputs] · Wᵀ (+ bias) for the rows of `layout`:
+    /// each gemm block in one sgemm call, the kernel rows with our kernels.
+    /// `scratch` holds `scratchPerThread` floats for each pool thread.
+    func apply(_ x: UnsafePointer<Float>, layout: RowLayout, into y: UnsafeMutablePointer<Float>,
+               scratch: UnsafeMutablePointer<Float>) {
+        let pool = WorkerPool.shared
+        pool.run { part in
+            let slice = WorkerPool.slice(outputs, part: part, of: pool.size)
+            guard !slice.isEmpty else { return }
+            for block in layout.gemmBlocks {
+                gemm(x + block.lowerBound * inputs, rows: block.count, outputs: slice, y: y + block.lowerBound * outputs,
+                     panel: scratch + part * scratchPerThread)
+            }
+            if !layout.kernelRows.isEmpty {
+                kernel(x + layout.kernelRows.lowerBound * inputs, rows: layout.kernelRows.count, outputs: slice,
+                       y: y + layout.kernelRows.lowerBound * outputs)
             }
         }
         if let bias {
-            for r in 0..<m {
+            for r in 0..<layout.rowCount {
                 let row = y + r * outputs
                 for j in 0..<outputs { row[j] += bias[j] }
             }
         }
     }
 
-    private func multiply(_ x: UnsafePointer<Float>, rows m: Int, weights: UnsafePointer<Float>, weightRows n: Int,
-                          into y: UnsafeMutablePointer<Float>, ldy: Int) {
+    private func gemm(_ x: UnsafePointer<Float>, rows m: Int, outputs slice: Range<Int>, y: UnsafeMutablePointer<Float>,
+                      panel: UnsafeMutablePointer<Float>) {
         let k = Int32(inputs)
-        if m == 1 {
-            // sgemm with one row is several times slower than sgemv (FACTS.md).
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), k, 1, weights, k, x, 1, 0, y, 1)
-        } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), k, 1, x, k, weights, k, 0, y, Int32(ldy))
+        switch storage {
+        case .full(let w):
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(slice.count), k, 1, x, k,
+                        w + slice.lowerBound * inputs, k, 0, y + slice.lowerBound, Int32(outputs))
+        case .quantized(let base, let type, let rowBytes):
+            var start = slice.lowerBound
+            while start < slice.upperBound {
+                let count = min(Self.panelRows, slice.upperBound - start)
+                RowDequantize.run(type, from: base + start * rowBytes, to: panel, count: count * inputs)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(count), k, 1, x, k,
+                            panel, k, 0, y + start, Int32(outputs))
+                start += count
+            }
         }
     }
-}
 
-extension Linear {
+    private func kernel(_ x: UnsafePointer<Float>, rows: Int, outputs slice: Range<Int>, y: UnsafeMutablePointer<Float>) {
+        switch storage {
+        case .full(let w):
+            RowKernels.multiply(inputs: inputs, outputs: slice, x: x, rows: rows, y: y, ldy: outputs) { o, _ in
+                UnsafePointer(w + o * inputs)
+            }
+        case .quantized(let base, let type, let rowBytes) where QuantizedRowKernels.supports(type):
+            QuantizedRowKernels.multiply(type, base: base, rowBytes: rowBytes, inputs: inputs, outputs: slice,
+                                         x: x, rows: rows, y: y, ldy: outputs)
+        case .quantized(let base, let type, let rowBytes):
+            RowKernels.multiply(inputs: inputs, outputs: slice, x: x, rows: rows, y: y, ldy: outputs) { o, buffer in
+                RowDequantize.run(type, from: base + o * rowBytes, to: buffer, count: inputs)
+                return UnsafePointer(buffer)
+            }
+        }
+    }
+
     /// Copies row `index` as F32 into `out` (an embedding lookup).
     func row(_ index: Int, into out: UnsafeMutablePointer<Float>) {
         switch storage {
         case .full(let w): out.update(from: w + index * inputs, count: inputs)
-        case .quantized(let base, let type, let rowBytes): Dequantize.run(type, from: base + index * rowBytes, to: out, count: inputs)
+        case .quantized(let base, let type, let rowBytes): RowDequantize.run(type, from: base + index * rowBytes, to: out, count: inputs)
         }
     }
 }

@@ -1,13 +1,19 @@
-import CBLAS
 import GGUF
 
 /// New tokens of one sequence for a forward step, appended to its cache.
 public struct SequenceInput {
+    /// What the tokens are: prompt tokens, or one token the model just generated.
+    /// Kernels are chosen by this (and the precision), never by batch size.
+    public enum Kind: Sendable { case prompt, generated }
+
     public let cache: KVCache
     public let tokens: [Int32]
-    public init(cache: KVCache, tokens: [Int32]) {
+    public let kind: Kind
+
+    public init(cache: KVCache, tokens: [Int32], kind: Kind) {
         self.cache = cache
         self.tokens = tokens
+        self.kind = kind
     }
 }
 
@@ -19,20 +25,25 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
     public let precision: Precision
     let weights: Weights
     let rope: RopeTable
-    let panelScratchCount: Int
+    let linearScratchPerThread: Int
 
     public init(file: GGUFFile, precision: Precision) throws(ModelError) {
         config = try ModelConfig(file: file)
         self.precision = precision
         weights = try Weights(file: file, config: config, precision: precision)
         rope = RopeTable(config: config)
-        panelScratchCount = weights.linears.map(\.scratchCount).max() ?? 0
+        linearScratchPerThread = weights.linears.map(\.scratchPerThread).max() ?? 0
     }
 
     /// A cache for one sequence of at most `capacity` tokens (default: the model's context).
     public func makeCache(capacity: Int? = nil) -> KVCache {
         KVCache(config: config, capacity: min(capacity ?? config.contextLength, config.contextLength))
     }
+
+    /// Prompt rows go through sgemm when a batch-invariant tile was found;
+    /// generated rows always through our kernels (one row is bandwidth-bound,
+    /// and a padded sgemm tile would multiply its work).
+    func usesGemm(_ kind: SequenceInput.Kind) -> Bool { GemmTile.rows != nil && kind == .prompt }
 
     /// Runs the new tokens of every sequence and returns the logits of each
     /// sequence's last new token: [batch.count, vocabularySize], row-major.
@@ -44,56 +55,85 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
         for s in batch { for t in s.tokens where t < 0 || Int(t) >= c.vocabularySize {
             throw .inconsistent("token id \(t) outside the vocabulary of \(c.vocabularySize)")
         } }
-        let rows = batch.reduce(0) { $0 + $1.tokens.count }
-        guard rows > 0 else { return [] }
+        guard !batch.contains(where: { $0.tokens.isEmpty }) else { throw .inconsistent("a sequence in the step has no tokens") }
+        guard !batch.isEmpty else { return [] }
+        let layout = RowLayout(batch, usesGemm: usesGemm)
         let maxContext = batch.map { $0.cache.length + $0.tokens.count }.max() ?? 0
-        let maxNew = batch.map(\.tokens.count).max() ?? 0
-
-        let s = Scratch(rows: rows, config: c, scoreCount: maxNew * maxContext, panel: panelScratchCount)
+        let s = Scratch(rows: layout.rowCount, config: c, scoresPerThread: maxContext,
+                        linearPerThread: linearScratchPerThread, threads: WorkerPool.shared.size)
         defer { s.free() }
+        let dim = c.embeddingLength
 
-        var r = 0
-        for seq in batch { for t in seq.tokens { weights.tokenEmbedding.row(Int(t), into: s.x + r * c.embeddingLength); r += 1 } }
+        for (b, seq) in batch.enumerated() {
+            for (i, t) in seq.tokens.enumerated() { weights.tokenEmbedding.row(Int(t), into: s.x + (layout.start[b] + i) * dim) }
+        }
+        func linear(_ l: Linear, _ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
+            l.apply(input, layout: layout, into: output, scratch: s.linear)
+        }
 
         for (l, layer) in weights.layers.enumerated() {
-            for i in 0..<rows {
-                Ops.rmsNorm(s.x + i * c.embeddingLength, weight: layer.attentionNorm, epsilon: c.rmsEpsilon, into: s.h + i * c.embeddingLength)
-            }
-            layer.query.apply(s.h, rows: rows, into: s.q, scratch: s.panel)
-            layer.key.apply(s.h, rows: rows, into: s.k, scratch: s.panel)
-            layer.value.apply(s.h, rows: rows, into: s.v, scratch: s.panel)
-            attention(batch, layer: l, s)
-            layer.attentionOutput.apply(s.attention, rows: rows, into: s.h, scratch: s.panel)
-            add(s.h, into: s.x, count: rows * c.embeddingLength)
+            for i in 0..<layout.rowCount { Ops.rmsNorm(s.x + i * dim, weight: layer.attentionNorm, epsilon: c.rmsEpsilon, into: s.h + i * dim) }
+            linear(layer.query, s.h, s.q)
+            linear(layer.key, s.h, s.k)
+            linear(layer.value, s.h, s.v)
+            attention(batch, layout: layout, layer: l, s)
+            linear(layer.attentionOutput, s.attention, s.h)
+            for i in 0..<layout.rowCount * dim { s.x[i] += s.h[i] }
 
-            for i in 0..<rows {
-                Ops.rmsNorm(s.x + i * c.embeddingLength, weight: layer.feedForwardNorm, epsilon: c.rmsEpsilon, into: s.h + i * c.embeddingLength)
-            }
-            layer.gate.apply(s.h, rows: rows, into: s.gate, scratch: s.panel)
-            layer.up.apply(s.h, rows: rows, into: s.up, scratch: s.panel)
-            for i in 0..<rows {
+            for i in 0..<layout.rowCount { Ops.rmsNorm(s.x + i * dim, weight: layer.feedForwardNorm, epsilon: c.rmsEpsilon, into: s.h + i * dim) }
+            linear(layer.gate, s.h, s.gate)
+            linear(layer.up, s.h, s.up)
+            for i in 0..<layout.rowCount {
                 Ops.swiglu(s.gate + i * c.feedForwardLength, s.up + i * c.feedForwardLength, count: c.feedForwardLength)
             }
-            layer.down.apply(s.gate, rows: rows, into: s.h, scratch: s.panel)
-            add(s.h, into: s.x, count: rows * c.embeddingLength)
+            linear(layer.down, s.gate, s.h)
+            for i in 0..<layout.rowCount * dim { s.x[i] += s.h[i] }
         }
         for seq in batch { seq.cache.length += seq.tokens.count }
 
-        // Only each sequence's last position needs the vocabulary projection.
-        var last = 0
+        // Only each sequence's last position needs the vocabulary projection;
+        // those rows are gathered in batch order and all take the kernel path.
         for (b, seq) in batch.enumerated() {
-            last += seq.tokens.count
-            Ops.rmsNorm(s.x + (last - 1) * c.embeddingLength, weight: weights.outputNorm, epsilon: c.rmsEpsilon,
-                        into: s.h + b * c.embeddingLength)
+            Ops.rmsNorm(s.x + (layout.start[b] + seq.tokens.count - 1) * dim, weight: weights.outputNorm, epsilon: c.rmsEpsilon,
+                        into: s.h + b * dim)
         }
         var logits = [Float](repeating: 0, count: batch.count * c.vocabularySize)
         logits.withUnsafeMutableBufferPointer { out in
-            weights.output.apply(s.h, rows: batch.count, into: out.baseAddress!, scratch: s.panel)
+            weights.output.apply(s.h, layout: RowLayout(kernelRows: batch.count), into: out.baseAddress!, scratch: s.linear)
         }
         return logits
     }
+}
 
-    private func add(_ a: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { x[i] += a[i] }
+/// Where each input's rows sit in the step. Inputs that use sgemm come first,
+/// each in its own block whose row i is the sequence's position p = start + i
+/// placed at p mod tile, the block padded with zero rows (belonging to no
+/// sequence) to whole tiles; kernel rows follow, one input after another.
+struct RowLayout {
+    /// First row of each input, in batch order.
+    var start: [Int] = []
+    var gemmBlocks: [Range<Int>] = []
+    var kernelRows: Range<Int> = 0..<0
+    var rowCount: Int { kernelRows.upperBound }
+
+    init(_ batch: [SequenceInput], usesGemm: (SequenceInput.Kind) -> Bool) {
+        start = Array(repeating: 0, count: batch.count)
+        var row = 0
+        for (b, seq) in batch.enumerated() where usesGemm(seq.kind) {
+            let lead = GemmTile.rows.map { seq.cache.length % $0 } ?? 0
+            let count = GemmTile.padded(lead + seq.tokens.count)
+            start[b] = row + lead
+            gemmBlocks.append(row..<row + count)
+            row += count
+        }
+        let first = row
+        for (b, seq) in batch.enumerated() where !usesGemm(seq.kind) {
+            start[b] = row
+            row += seq.tokens.count
+        }
+        kernelRows = first..<row
     }
+
+    /// Just `count` kernel rows.
+    init(kernelRows count: Int) { kernelRows = 0..<count }
 }

@@ -1,4 +1,5 @@
-/// Activations of one forward step, sized to its rows.
+/// Activations of one forward step, sized to its rows. Zero-filled, so the
+/// padding rows of sgemm blocks hold finite values.
 struct Scratch {
     let x: UnsafeMutablePointer<Float>          // [rows, dim] residual stream
     let h: UnsafeMutablePointer<Float>          // [rows, dim] normed input / sublayer output
@@ -8,23 +9,30 @@ struct Scratch {
     let attention: UnsafeMutablePointer<Float>  // [rows, heads·headDim]
     let gate: UnsafeMutablePointer<Float>       // [rows, ffn]
     let up: UnsafeMutablePointer<Float>         // [rows, ffn]
-    let scores: UnsafeMutablePointer<Float>     // [new rows of one sequence, its context]
-    let panel: UnsafeMutablePointer<Float>      // dequantised weight panel (native precision)
+    let scores: UnsafeMutablePointer<Float>     // [threads, context] attention weights
+    let linear: UnsafeMutablePointer<Float>     // [threads, panel] dequantised weights (native precision)
+    let scoresPerThread: Int
 
-    init(rows: Int, config c: ModelConfig, scoreCount: Int, panel panelCount: Int) {
-        x = .allocate(capacity: rows * c.embeddingLength)
-        h = .allocate(capacity: max(rows, 1) * c.embeddingLength)
-        q = .allocate(capacity: rows * c.queryDimension)
-        k = .allocate(capacity: rows * c.kvDimension)
-        v = .allocate(capacity: rows * c.kvDimension)
-        attention = .allocate(capacity: rows * c.queryDimension)
-        gate = .allocate(capacity: rows * c.feedForwardLength)
-        up = .allocate(capacity: rows * c.feedForwardLength)
-        scores = .allocate(capacity: max(scoreCount, 1))
-        panel = .allocate(capacity: max(panelCount, 1))
+    init(rows: Int, config c: ModelConfig, scoresPerThread: Int, linearPerThread: Int, threads: Int) {
+        func zeros(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            p.initialize(repeating: 0, count: max(count, 1))
+            return p
+        }
+        x = zeros(rows * c.embeddingLength)
+        h = zeros(rows * c.embeddingLength)
+        q = zeros(rows * c.queryDimension)
+        k = zeros(rows * c.kvDimension)
+        v = zeros(rows * c.kvDimension)
+        attention = zeros(rows * c.queryDimension)
+        gate = zeros(rows * c.feedForwardLength)
+        up = zeros(rows * c.feedForwardLength)
+        scores = zeros(threads * scoresPerThread)
+        linear = zeros(threads * linearPerThread)
+        self.scoresPerThread = scoresPerThread
     }
 
     func free() {
-        for p in [x, h, q, k, v, attention, gate, up, scores, panel] { p.deallocate() }
+        for p in [x, h, q, k, v, attention, gate, up, scores, linear] { p.deallocate() }
     }
 }

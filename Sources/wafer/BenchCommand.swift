@@ -26,14 +26,14 @@ enum BenchCommand {
         for _ in 0..<repeats {
             let cache = model.makeCache(capacity: promptLength + decodeLength)
             var start = Date()
-            var logits = try model.forward([SequenceInput(cache: cache, tokens: prompt)])
+            var logits = try model.forward([SequenceInput(cache: cache, tokens: prompt, kind: .prompt)])
             promptRates.append(Double(promptLength) / Date().timeIntervalSince(start))
 
             let decodeCache = model.makeCache(capacity: decodeLength + 1)
-            logits = try model.forward([SequenceInput(cache: decodeCache, tokens: [prompt[0]])])
+            logits = try model.forward([SequenceInput(cache: decodeCache, tokens: [prompt[0]], kind: .prompt)])
             start = Date()
             for _ in 0..<decodeLength {
-                logits = try model.forward([SequenceInput(cache: decodeCache, tokens: [Sampler.argmax(logits)])])
+                logits = try model.forward([SequenceInput(cache: decodeCache, tokens: [Sampler.argmax(logits)], kind: .generated)])
             }
             decodeRates.append(Double(decodeLength) / Date().timeIntervalSince(start))
         }

@@ -28,13 +28,13 @@ enum GenerateCommand {
         let cache = model.makeCache(capacity: capacity)
         var detokenizer = StreamingDetokenizer(tokenizer: session.tokenizer)
         let out = FileHandle.standardOutput
-        var logits = try model.forward([SequenceInput(cache: cache, tokens: prompt)])
+        var logits = try model.forward([SequenceInput(cache: cache, tokens: prompt, kind: .prompt)])
         for step in 0..<maxTokens {
             let next = sampler.sample(logits)
             if session.tokenizer.endOfTurnIDs.contains(next) { break }
             out.write(Data(detokenizer.append(next).utf8))
             if step + 1 < maxTokens, cache.length < cache.capacity {
-                logits = try model.forward([SequenceInput(cache: cache, tokens: [next])])
+                logits = try model.forward([SequenceInput(cache: cache, tokens: [next], kind: .generated)])
             } else { break }
         }
         out.write(Data((detokenizer.flush() + "\n").utf8))

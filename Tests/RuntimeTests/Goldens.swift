@@ -66,13 +66,13 @@ func load<T: Decodable>(_ name: String) -> T {
 /// Greedy decoding with our runtime: the logits of every step and the chosen ids.
 func greedy(_ model: Model, prompt: [Int32], steps: Int) throws -> (ids: [Int32], logits: [[Float]]) {
     let cache = model.makeCache(capacity: prompt.count + steps)
-    var logits = try model.forward([SequenceInput(cache: cache, tokens: prompt)])
+    var logits = try model.forward([SequenceInput(cache: cache, tokens: prompt, kind: .prompt)])
     var ids: [Int32] = [], all: [[Float]] = []
     for step in 0..<steps {
         let next = Sampler.argmax(logits)
         ids.append(next)
         all.append(logits)
-        if step + 1 < steps { logits = try model.forward([SequenceInput(cache: cache, tokens: [next])]) }
+        if step + 1 < steps { logits = try model.forward([SequenceInput(cache: cache, tokens: [next], kind: .generated)]) }
     }
     return (ids, all)
 }

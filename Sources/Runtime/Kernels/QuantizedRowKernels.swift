@@ -23,26 +23,13 @@ enum QuantizedRowKernels {
                     }
                 }
             }
-            for o in outputs {
-                let w = base + o * rowBytes
-                var r = 0
-                while r + 4 <= rows {
-                    let s = type == .q4_1
-                        ? q4_1Rows4(w, blocks, x + r * inputs, inputs, xsum + r * blocks)
-                        : q8_0Rows4(w, blocks, x + r * inputs, inputs)
-                    y[r * ldy + o] = s.0
-                    y[(r + 1) * ldy + o] = s.1
-                    y[(r + 2) * ldy + o] = s.2
-                    y[(r + 3) * ldy + o] = s.3
-                    r += 4
-                }
-                while r < rows {
-                    y[r * ldy + o] = type == .q4_1
-                        ? q4_1Row(w, blocks, x + r * inputs, xsum + r * blocks)
-                        : q8_0Row(w, blocks, x + r * inputs)
-                    r += 1
-                }
-            }
+            RowKernels.forEachOutput(outputs, rows: rows, y: y, ldy: ldy, begin: { _ in }, four: { o, r in
+                type == .q4_1 ? q4_1Rows4(base + o * rowBytes, blocks, x + r * inputs, inputs, xsum + r * blocks)
+                              : q8_0Rows4(base + o * rowBytes, blocks, x + r * inputs, inputs)
+            }, one: { o, r in
+                type == .q4_1 ? q4_1Row(base + o * rowBytes, blocks, x + r * inputs, xsum + r * blocks)
+                              : q8_0Row(base + o * rowBytes, blocks, x + r * inputs)
+            })
         }
     }
 

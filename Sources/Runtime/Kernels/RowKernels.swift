@@ -14,21 +14,35 @@ enum RowKernels {
                          y: UnsafeMutablePointer<Float>, ldy: Int,
                          weightRow: (Int, UnsafeMutablePointer<Float>) -> UnsafePointer<Float>) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: inputs) { buffer in
-            for o in outputs {
-                let w = weightRow(o, buffer.baseAddress!)
-                var r = 0
-                while r + 4 <= rows {
-                    let sums = dot4(w, x + r * inputs, inputs)
-                    y[r * ldy + o] = sums.0
-                    y[(r + 1) * ldy + o] = sums.1
-                    y[(r + 2) * ldy + o] = sums.2
-                    y[(r + 3) * ldy + o] = sums.3
-                    r += 4
-                }
-                while r < rows {
-                    y[r * ldy + o] = dot1(w, x + r * inputs, inputs)
-                    r += 1
-                }
+            var w = UnsafePointer(buffer.baseAddress!)
+            forEachOutput(outputs, rows: rows, y: y, ldy: ldy,
+                          begin: { o in w = weightRow(o, buffer.baseAddress!) },
+                          four: { _, r in dot4(w, x + r * inputs, inputs) },
+                          one: { _, r in dot1(w, x + r * inputs, inputs) })
+        }
+    }
+
+    /// The shared loop of the row kernels: for each output, activation rows in
+    /// tiles of four, then one by one; `four` and `one` must give a row the
+    /// same result, which is what makes the kernels batch-invariant.
+    @inline(__always)
+    static func forEachOutput(_ outputs: Range<Int>, rows: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
+                              begin: (Int) -> Void, four: (Int, Int) -> (Float, Float, Float, Float),
+                              one: (Int, Int) -> Float) {
+        for o in outputs {
+            begin(o)
+            var r = 0
+            while r + 4 <= rows {
+                let s = four(o, r)
+                y[r * ldy + o] = s.0
+                y[(r + 1) * ldy + o] = s.1
+                y[(r + 2) * ldy + o] = s.2
+                y[(r + 3) * ldy + o] = s.3
+                r += 4
+            }
+            while r < rows {
+                y[r * ldy + o] = one(o, r)
+                r += 1
             }
         }
     }

@@ -13,10 +13,12 @@ let package = Package(
         .target(name: "GGUF", swiftSettings: cpuFlags),
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: cpuFlags),
         .target(name: "Runtime", dependencies: ["GGUF", "CBLAS"], swiftSettings: cpuFlags),
+        .target(name: "Engine", dependencies: ["Runtime", "Tokenizer"], swiftSettings: cpuFlags),
         .executableTarget(name: "wafer", dependencies: ["GGUF", "Tokenizer", "Runtime"], swiftSettings: cpuFlags),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Tokenizer", "GGUF"], swiftSettings: cpuFlags),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: cpuFlags),
         // Runs the built `wafer` binary, so it depends on it to be built first.
         .testTarget(name: "WaferCLITests", dependencies: ["wafer"], swiftSettings: cpuFlags),
     ]

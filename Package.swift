@@ -14,7 +14,7 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: cpuFlags),
         .target(name: "Runtime", dependencies: ["GGUF", "CBLAS"], swiftSettings: cpuFlags),
         .target(name: "Engine", dependencies: ["Runtime", "Tokenizer"], swiftSettings: cpuFlags),
-        .executableTarget(name: "wafer", dependencies: ["GGUF", "Tokenizer", "Runtime"], swiftSettings: cpuFlags),
+        .executableTarget(name: "wafer", dependencies: ["GGUF", "Tokenizer", "Runtime", "Engine"], swiftSettings: cpuFlags),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Tokenizer", "GGUF"], swiftSettings: cpuFlags),

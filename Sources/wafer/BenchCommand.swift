@@ -1,4 +1,5 @@
 import Foundation
+import Engine
 import Runtime
 
 /// `wafer bench`: prompt processing (one 512-token prompt) and single-stream
@@ -19,7 +20,7 @@ enum BenchCommand {
         let model = session.model
         guard promptLength + decodeLength <= model.config.contextLength else { throw UsageError("prompt and decode exceed the context") }
         // A fixed, ordinary token stream: ids drawn from the vocabulary with a seeded generator.
-        var random = SplitMix64(seed: 42)
+        var random = RandomSource(seed: 42)
         let prompt = (0..<promptLength).map { _ in Int32(random.next() % UInt64(model.config.vocabularySize)) }
 
         var promptRates: [Double] = [], decodeRates: [Double] = []
@@ -33,7 +34,7 @@ enum BenchCommand {
             logits = try model.forward([SequenceInput(cache: decodeCache, tokens: [prompt[0]], kind: .prompt)])
             start = Date()
             for _ in 0..<decodeLength {
-                logits = try model.forward([SequenceInput(cache: decodeCache, tokens: [Sampler.argmax(logits)], kind: .generated)])
+                logits = try model.forward([SequenceInput(cache: decodeCache, tokens: [Greedy.argmax(logits)], kind: .generated)])
             }
             decodeRates.append(Double(decodeLength) / Date().timeIntervalSince(start))
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Engine
 import Runtime
 import Tokenizer
 
@@ -15,8 +16,9 @@ enum GenerateCommand {
         let maxTokens = try a.int("max-tokens", default: 128)
         let temperature = try a.double("temperature", default: 0)
         guard maxTokens >= 0 else { throw UsageError("--max-tokens must not be negative") }
-        guard temperature >= 0 else { throw UsageError("--temperature must not be negative") }
-        var sampler = Sampler(temperature: Float(temperature), seed: UInt64(try a.int("seed", default: 0)))
+        let parameters = SamplingParameters(temperature: Float(temperature), seed: UInt64(truncatingIfNeeded: try a.int("seed", default: 0)))
+        do { try parameters.validate(vocabularySize: Int.max) } catch { throw UsageError(error.description) }
+        var sampler = Sampler(parameters: parameters, fallbackSeed: 0)
 
         let session = try ModelSession(path: a.string("model") ?? defaultModelPath(), precision: try parsePrecision(a.string("precision")))
         let prompt = try session.promptTokens(text: text, chat: chat)
@@ -28,9 +30,11 @@ enum GenerateCommand {
         let cache = model.makeCache(capacity: capacity)
         var detokenizer = StreamingDetokenizer(tokenizer: session.tokenizer)
         let out = FileHandle.standardOutput
+        var history = TokenHistory(prompt: prompt)
         var logits = try model.forward([SequenceInput(cache: cache, tokens: prompt, kind: .prompt)])
         for step in 0..<maxTokens {
-            let next = sampler.sample(logits)
+            let next = logits.withUnsafeBufferPointer { sampler.sample(logits: $0, history: history) }.id
+            history.append(next)
             if session.tokenizer.endOfTurnIDs.contains(next) { break }
             out.write(Data(detokenizer.append(next).utf8))
             if step + 1 < maxTokens, cache.length < cache.capacity {

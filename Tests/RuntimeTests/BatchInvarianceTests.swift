@@ -13,7 +13,7 @@ struct BatchInvarianceTests {
         var logits = try model.forward([SequenceInput(cache: cache, tokens: prompt, kind: .prompt)])
         var all = [logits]
         for _ in 0..<steps {
-            logits = try model.forward([SequenceInput(cache: cache, tokens: [Sampler.argmax(logits)], kind: .generated)])
+            logits = try model.forward([SequenceInput(cache: cache, tokens: [Greedy.argmax(logits)], kind: .generated)])
             all.append(logits)
         }
         return all
@@ -42,7 +42,7 @@ struct BatchInvarianceTests {
 
         // Decode steps: alone for one step, then with two neighbours in varying order.
         for step in 1...6 {
-            let input = SequenceInput(cache: a, tokens: [Sampler.argmax(ours)], kind: .generated)
+            let input = SequenceInput(cache: a, tokens: [Greedy.argmax(ours)], kind: .generated)
             if step == 1 {
                 ours = try model.forward([input])
             } else {

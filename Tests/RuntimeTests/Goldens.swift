@@ -69,7 +69,7 @@ func greedy(_ model: Model, prompt: [Int32], steps: Int) throws -> (ids: [Int32]
     var logits = try model.forward([SequenceInput(cache: cache, tokens: prompt, kind: .prompt)])
     var ids: [Int32] = [], all: [[Float]] = []
     for step in 0..<steps {
-        let next = Sampler.argmax(logits)
+        let next = Greedy.argmax(logits)
         ids.append(next)
         all.append(logits)
         if step + 1 < steps { logits = try model.forward([SequenceInput(cache: cache, tokens: [next], kind: .generated)]) }

@@ -87,6 +87,7 @@ struct GreedyGoldenTests {
             try model.forward([SequenceInput(cache: cache, tokens: [1, 2, 3, 4, 5], kind: .prompt)])
         }
         #expect(throws: ModelError.self) { try model.forward([SequenceInput(cache: cache, tokens: [-1], kind: .prompt)]) }
+        #expect(throws: ModelError.self) { try model.forward([SequenceInput(cache: cache, tokens: [], kind: .prompt)]) }
         #expect(cache.length == 0, "a rejected step leaves the cache as it was")
     }
 }

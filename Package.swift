@@ -18,7 +18,7 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Tokenizer", "GGUF"], swiftSettings: cpuFlags),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: cpuFlags),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Runtime", "Tokenizer", "GGUF"], swiftSettings: cpuFlags),
         // Runs the built `wafer` binary, so it depends on it to be built first.
         .testTarget(name: "WaferCLITests", dependencies: ["wafer"], swiftSettings: cpuFlags),
     ]

@@ -7,12 +7,22 @@ public struct SchedulerLimits: Sendable, Equatable {
     /// Tokens computed per step at most: bounds a step's latency, so a long
     /// prompt is processed in chunks while others keep decoding.
     public var stepTokens = 512
-    /// KV cache positions that all running sequences may reserve together (`--kv-tokens`).
+    /// KV cache positions that running sequences and the prefix cache may hold together (`--kv-tokens`).
     public var kvTokens = 65_536
-    /// The model's context length.
+    /// The longest sequence (prompt + generated) a request may reach (`--ctx`, at most the model's).
     public var context = 8192
 
     public init() {}
+
+    /// The KV positions a request reserves at admission: its prompt plus every
+    /// token it may generate. Refuses a request that could never run.
+    public func reservation(promptTokens: Int, maxTokens: Int) throws(EngineError) -> Int {
+        guard promptTokens > 0 else { throw .emptyPrompt }
+        guard promptTokens < context else { throw .promptTooLong(tokens: promptTokens, context: context) }
+        let reservation = min(promptTokens + max(maxTokens, 1), context)
+        guard reservation <= kvTokens else { throw .exceedsKVBudget(tokens: reservation, budget: kvTokens) }
+        return reservation
+    }
 }
 
 /// One request's progress, as the scheduler sees it. `known` tokens are the
@@ -23,25 +33,36 @@ public final class ScheduledSequence {
     public let id: Int
     public let prompt: [Int32]
     public private(set) var generated: [Int32] = []
+    /// Set by the scheduler as steps complete, and at admission by a prefix-cache hit.
     public internal(set) var computed = 0
-    /// KV positions reserved at admission: the prompt plus every token it may generate.
     public let reservation: Int
+    /// A sibling whose prompt KV this sequence copies (the other choices of an
+    /// `n` > 1 request): admission waits until that prompt is computed.
+    let sibling: ScheduledSequence?
+    var isRemoved = false
 
     public var known: Int { prompt.count + generated.count }
 
-    init(id: Int, prompt: [Int32], maxTokens: Int, context: Int) {
+    init(id: Int, prompt: [Int32], reservation: Int, sibling: ScheduledSequence?) {
         self.id = id
         self.prompt = prompt
-        reservation = min(prompt.count + maxTokens, context)
+        self.reservation = reservation
+        self.sibling = sibling
     }
 
-    /// The tokens `start..<end` of prompt + generated.
-    func tokens(_ range: Range<Int>) -> [Int32] {
+    /// The tokens `range` of prompt + generated.
+    public func tokens(_ range: Range<Int>) -> [Int32] {
         range.map { $0 < prompt.count ? prompt[$0] : generated[$0 - prompt.count] }
     }
 
     /// Records a sampled token (the engine calls this after a step that `samplesNext`).
     public func append(_ token: Int32) { generated.append(token) }
+
+    /// Waiting for a sibling's prompt, which this sequence will copy.
+    var isBlocked: Bool {
+        guard let sibling, !sibling.isRemoved else { return false }
+        return sibling.computed < prompt.count - 1
+    }
 }
 
 /// A step's work for one sequence: compute `tokens`, which start at cache position `start`.
@@ -64,27 +85,33 @@ public struct Scheduler {
     public let limits: SchedulerLimits
     public private(set) var waiting: [ScheduledSequence] = []
     public private(set) var running: [ScheduledSequence] = []
-    private var waitingHead = 0
     private var reserved = 0
 
     public init(limits: SchedulerLimits) { self.limits = limits }
 
-    public var waitingCount: Int { waiting.count - waitingHead }
+    public var waitingCount: Int { waiting.count }
+    /// KV positions reserved by running sequences.
     public var reservedKV: Int { reserved }
 
     /// Queues a request, or refuses it at once if it can never run or the queue is full.
-    public mutating func submit(id: Int, prompt: [Int32], maxTokens: Int) throws(EngineError) -> ScheduledSequence {
-        guard !prompt.isEmpty else { throw .emptyPrompt }
-        guard prompt.count < limits.context else { throw .promptTooLong(tokens: prompt.count, context: limits.context) }
-        let sequence = ScheduledSequence(id: id, prompt: prompt, maxTokens: max(maxTokens, 1), context: limits.context)
-        guard sequence.reservation <= limits.kvTokens else { throw .exceedsKVBudget(tokens: sequence.reservation, budget: limits.kvTokens) }
-        guard waitingCount < limits.maxQueue else { throw .queueFull(waiting: waitingCount) }
+    /// `sibling`: an earlier choice of the same request whose prompt KV this one will copy.
+    public mutating func submit(id: Int, prompt: [Int32], maxTokens: Int,
+                                sibling: ScheduledSequence? = nil) throws(EngineError) -> ScheduledSequence {
+        let reservation = try limits.reservation(promptTokens: prompt.count, maxTokens: maxTokens)
+        guard waiting.count < limits.maxQueue else { throw .queueFull(waiting: waiting.count) }
+        let sequence = ScheduledSequence(id: id, prompt: prompt, reservation: reservation, sibling: sibling)
         waiting.append(sequence)
         return sequence
     }
 
-    /// The chunks of the next step.
-    public mutating func schedule() -> [ScheduledChunk] {
+    /// The chunks of the next step. `fits(total)` says whether `total` reserved
+    /// KV positions fit beside what the caller holds elsewhere (it may free
+    /// cached prefixes to make room); `admit` runs as a sequence joins the
+    /// batch (given the others running), before its first chunk is cut, and
+    /// may advance its `computed`.
+    public mutating func schedule(fits: (Int) -> Bool = { _ in true },
+                                  admit: (_ sequence: ScheduledSequence, _ others: [ScheduledSequence]) -> Void = { _, _ in })
+        -> [ScheduledChunk] {
         var budget = limits.stepTokens
         var chunks: [ScheduledChunk] = []
         func take(_ s: ScheduledSequence) {
@@ -96,17 +123,19 @@ public struct Scheduler {
             budget -= n
         }
         for s in running where budget > 0 { take(s) }
-        while budget > 0, running.count < limits.maxBatch, waitingHead < waiting.count,
-              reserved + waiting[waitingHead].reservation <= limits.kvTokens {
-            let s = waiting[waitingHead]
-            waitingHead += 1
+        var i = 0
+        while budget > 0, running.count < limits.maxBatch, i < waiting.count {
+            let s = waiting[i]
+            // Choices wait for their sibling's prompt; others may pass them.
+            if s.isBlocked { i += 1; continue }
+            // Otherwise arrival order is kept: a big request is not starved by small ones behind it.
+            let total = reserved + s.reservation
+            guard total <= limits.kvTokens, fits(total) else { break }
+            waiting.remove(at: i)
+            admit(s, running)
             running.append(s)
             reserved += s.reservation
             take(s)
-        }
-        if waitingHead > 64, waitingHead * 2 > waiting.count {
-            waiting.removeFirst(waitingHead)
-            waitingHead = 0
         }
         return chunks
     }
@@ -116,10 +145,11 @@ public struct Scheduler {
 
     /// Removes a running or waiting sequence (finished, failed or cancelled) and frees its reservation.
     public mutating func remove(_ sequence: ScheduledSequence) {
+        sequence.isRemoved = true
         if let i = running.firstIndex(where: { $0 === sequence }) {
             running.remove(at: i)
             reserved -= sequence.reservation
-        } else if let i = waiting[waitingHead...].firstIndex(where: { $0 === sequence }) {
+        } else if let i = waiting.firstIndex(where: { $0 === sequence }) {
             waiting.remove(at: i)
         }
     }

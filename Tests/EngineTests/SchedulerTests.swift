@@ -1,5 +1,5 @@
 import Testing
-import Engine
+@testable import Engine
 
 /// The scheduler driven by a fake model (no weights): the next token is a
 /// fixed function of the sequence's tokens, so any schedule must reproduce
@@ -138,5 +138,39 @@ struct SchedulerTests {
         #expect(first.generated.count == 4, "cancelled after four steps, its tokens so far kept for billing")
         #expect(second.generated == Self.expected([4, 5], 3))
         #expect(scheduler.reservedKV == 0)
+    }
+
+    @Test func choicesWaitForTheirSiblingsPromptThenCopyIt() throws {
+        var scheduler = Scheduler(limits: SchedulerLimits())
+        let first = try scheduler.submit(id: 0, prompt: [1, 2, 3, 4], maxTokens: 2)
+        let second = try scheduler.submit(id: 1, prompt: [1, 2, 3, 4], maxTokens: 2, sibling: first)
+        let other = try scheduler.submit(id: 2, prompt: [9], maxTokens: 2)
+        var step = scheduler.schedule()
+        #expect(step.map(\.sequence.id) == [0, 2], "the second choice waits; a later request may pass it")
+        step.forEach(scheduler.completed)
+        var copied: [Int: Int] = [:]
+        step = scheduler.schedule(admit: { s, others in
+            #expect(others.contains { $0 === first })
+            s.computed = 3  // what the engine's prefix copy does
+            copied[s.id] = 3
+        })
+        #expect(copied == [1: 3])
+        let chunk = try #require(step.first { $0.sequence === second })
+        #expect(chunk.start == 3 && chunk.tokens == [4] && chunk.samplesNext && chunk.isPrompt)
+        _ = other
+    }
+
+    @Test func aRemovedSiblingNoLongerBlocks() throws {
+        var limits = SchedulerLimits()
+        limits.maxBatch = 1
+        var scheduler = Scheduler(limits: limits)
+        let blocker = try scheduler.submit(id: 0, prompt: [5], maxTokens: 100)
+        let first = try scheduler.submit(id: 1, prompt: [1, 2, 3], maxTokens: 2)
+        let second = try scheduler.submit(id: 2, prompt: [1, 2, 3], maxTokens: 2, sibling: first)
+        _ = scheduler.schedule()
+        scheduler.remove(first)  // cancelled while still queued
+        scheduler.remove(blocker)
+        let step = scheduler.schedule()
+        #expect(step.map(\.sequence.id) == [second.id] && step[0].start == 0, "it computes the prompt itself")
     }
 }

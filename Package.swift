@@ -10,9 +10,12 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        // Integer decode kernels: AVX2 byte dot products have no Swift SIMD spelling.
+        // No FP contraction, so a row's operations are the same in every code path.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-march=x86-64-v3", "-O3", "-ffp-contract=off"])]),
         .target(name: "GGUF", swiftSettings: cpuFlags),
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: cpuFlags),
-        .target(name: "Runtime", dependencies: ["GGUF", "CBLAS"], swiftSettings: cpuFlags),
+        .target(name: "Runtime", dependencies: ["GGUF", "CBLAS", "CKernels"], swiftSettings: cpuFlags),
         .target(name: "Engine", dependencies: ["Runtime", "Tokenizer"], swiftSettings: cpuFlags),
         .executableTarget(name: "wafer", dependencies: ["GGUF", "Tokenizer", "Runtime", "Engine"], swiftSettings: cpuFlags),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: cpuFlags),

@@ -19,6 +19,13 @@ public struct LatencyHistogram: Sendable, Equatable {
         sum += seconds
     }
 
+    /// Removes the observations of an earlier snapshot, leaving those made since.
+    public mutating func subtract(_ earlier: LatencyHistogram) {
+        for i in counts.indices { counts[i] -= earlier.counts[i] }
+        count -= earlier.count
+        sum -= earlier.sum
+    }
+
     /// The upper bound of the bucket holding quantile `q` (0...1); nil when empty.
     public func quantile(_ q: Double) -> Double? {
         guard count > 0 else { return nil }

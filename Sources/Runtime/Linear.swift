@@ -8,7 +8,8 @@ import GGUF
 /// what the row is, never on how many rows the step has (batch invariance):
 /// - prompt rows go through OpenBLAS sgemm, one call per sequence block laid
 ///   out as `GemmTile` requires;
-/// - generated rows go through our own row kernels.
+/// - generated rows go through our own row kernels: integer dot products
+///   with 8-bit activations on Q4_1/Q8_0 blocks, F32 FMA chains otherwise.
 /// Both split the output rows across the worker pool in fixed slices, with
 /// OpenBLAS kept to one thread.
 final class Linear: @unchecked Sendable {  // immutable after load
@@ -59,19 +60,23 @@ final class Linear: @unchecked Sendable {  // immutable after load
 
     /// y[r, outputs] = x[r, inputs] · Wᵀ (+ bias) for the rows of `layout`:
     /// each gemm block in one sgemm call, the kernel rows with our kernels.
-    /// `scratch` holds `scratchPerThread` floats for each pool thread.
-    func apply(_ x: UnsafePointer<Float>, layout: RowLayout, into y: UnsafeMutablePointer<Float>,
-               scratch: UnsafeMutablePointer<Float>) {
+    func apply(_ x: UnsafePointer<Float>, layout: RowLayout, into y: UnsafeMutablePointer<Float>, scratch: LinearScratch) {
         let pool = WorkerPool.shared
+        let kernelX = x + layout.kernelRows.lowerBound * inputs
+        // Kernel rows are quantised once, before the pool splits the outputs.
+        var activations: Q8Activations?
+        if case .quantized(_, let type, _) = storage, Q8Activations.supports(type), !layout.kernelRows.isEmpty {
+            activations = Q8Activations(kernelX, rows: layout.kernelRows.count, inputs: inputs, buffer: scratch.activations)
+        }
         pool.run { part in
             let slice = WorkerPool.slice(outputs, part: part, of: pool.size)
             guard !slice.isEmpty else { return }
             for block in layout.gemmBlocks {
                 gemm(x + block.lowerBound * inputs, rows: block.count, outputs: slice, y: y + block.lowerBound * outputs,
-                     panel: scratch + part * scratchPerThread)
+                     panel: scratch.panels + part * scratchPerThread)
             }
             if !layout.kernelRows.isEmpty {
-                kernel(x + layout.kernelRows.lowerBound * inputs, rows: layout.kernelRows.count, outputs: slice,
+                kernel(kernelX, activations, rows: layout.kernelRows.count, outputs: slice,
                        y: y + layout.kernelRows.lowerBound * outputs)
             }
         }
@@ -102,15 +107,15 @@ final class Linear: @unchecked Sendable {  // immutable after load
         }
     }
 
-    private func kernel(_ x: UnsafePointer<Float>, rows: Int, outputs slice: Range<Int>, y: UnsafeMutablePointer<Float>) {
+    private func kernel(_ x: UnsafePointer<Float>, _ activations: Q8Activations?, rows: Int, outputs slice: Range<Int>,
+                        y: UnsafeMutablePointer<Float>) {
         switch storage {
         case .full(let w):
             RowKernels.multiply(inputs: inputs, outputs: slice, x: x, rows: rows, y: y, ldy: outputs) { o, _ in
                 UnsafePointer(w + o * inputs)
             }
-        case .quantized(let base, let type, let rowBytes) where QuantizedRowKernels.supports(type):
-            QuantizedRowKernels.multiply(type, base: base, rowBytes: rowBytes, inputs: inputs, outputs: slice,
-                                         x: x, rows: rows, y: y, ldy: outputs)
+        case .quantized(let base, let type, let rowBytes) where activations != nil:
+            activations!.multiply(type, weights: base, rowBytes: rowBytes, outputs: slice, rows: rows, y: y, ldy: outputs)
         case .quantized(let base, let type, let rowBytes):
             RowKernels.multiply(inputs: inputs, outputs: slice, x: x, rows: rows, y: y, ldy: outputs) { o, buffer in
                 RowDequantize.run(type, from: base + o * rowBytes, to: buffer, count: inputs)

@@ -10,7 +10,7 @@ struct Scratch {
     let gate: UnsafeMutablePointer<Float>       // [rows, ffn]
     let up: UnsafeMutablePointer<Float>         // [rows, ffn]
     let scores: UnsafeMutablePointer<Float>     // [threads, context] attention weights
-    let linear: UnsafeMutablePointer<Float>     // [threads, panel] dequantised weights (native precision)
+    let linear: LinearScratch
     let scoresPerThread: Int
 
     init(rows: Int, config c: ModelConfig, scoresPerThread: Int, linearPerThread: Int, threads: Int) {
@@ -28,11 +28,22 @@ struct Scratch {
         gate = zeros(rows * c.feedForwardLength)
         up = zeros(rows * c.feedForwardLength)
         scores = zeros(threads * scoresPerThread)
-        linear = zeros(threads * linearPerThread)
+        let widest = max(c.embeddingLength, c.feedForwardLength, c.queryDimension)
+        linear = LinearScratch(panels: zeros(threads * linearPerThread),
+                               activations: .allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: widest), alignment: 64))
         self.scoresPerThread = scoresPerThread
     }
 
     func free() {
-        for p in [x, h, q, k, v, attention, gate, up, scores, linear] { p.deallocate() }
+        for p in [x, h, q, k, v, attention, gate, up, scores, linear.panels] { p.deallocate() }
+        linear.activations.deallocate()
     }
+}
+
+/// What `Linear.apply` works in.
+struct LinearScratch {
+    /// [threads, panel] dequantised weight panels for sgemm (native precision).
+    let panels: UnsafeMutablePointer<Float>
+    /// Kernel rows quantised to 8 bits (`Q8Activations`).
+    let activations: UnsafeMutableRawPointer
 }

@@ -3,13 +3,17 @@ import Engine
 import Runtime
 
 /// `wafer bench`: prompt processing (one 512-token prompt) and single-stream
-/// decode (128 tokens) on the loaded model, plus peak resident memory.
+/// decode (128 tokens) on the loaded model, plus peak resident memory; with
+/// `--concurrency N`, the engine under N simultaneous clients (LoadBench).
 enum BenchCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
-        let a = try Arguments(args, valued: ["model", "precision", "prompt-tokens", "decode-tokens", "repeat"], flags: ["json"])
+        let a = try Arguments(args, valued: ["model", "precision", "prompt-tokens", "decode-tokens", "repeat", "concurrency",
+                                             "requests", "shared-prefix", "max-batch"],
+                              flags: ["json", "no-prefix-cache"])
         let path = a.string("model") ?? defaultModelPath()
         let precision = try parsePrecision(a.string("precision"))
-        let promptLength = try a.int("prompt-tokens", default: 512)
+        let concurrency = try a.int("concurrency", default: 0)
+        let promptLength = try a.int("prompt-tokens", default: concurrency > 0 ? 64 : 512)
         let decodeLength = try a.int("decode-tokens", default: 128)
         let repeats = try a.int("repeat", default: 3)
         guard promptLength > 0, decodeLength > 0, repeats > 0 else { throw UsageError("token counts and --repeat must be positive") }
@@ -17,6 +21,16 @@ enum BenchCommand {
         let loadStart = Date()
         let session = try ModelSession(path: path, precision: precision)
         let loadSeconds = Date().timeIntervalSince(loadStart)
+        if concurrency > 0 {
+            let options = LoadBench.Options(
+                concurrency: concurrency, requests: try a.int("requests", default: 2 * concurrency), promptTokens: promptLength,
+                decodeTokens: decodeLength, sharedPrefix: try a.int("shared-prefix", default: 0),
+                prefixCache: !a.has("no-prefix-cache"), maxBatch: try a.int("max-batch", default: 32))
+            guard options.requests > 0, options.maxBatch > 0, (0..<promptLength).contains(options.sharedPrefix) else {
+                throw UsageError("--requests and --max-batch must be positive, --shared-prefix below --prompt-tokens")
+            }
+            return try LoadBench.run(session: session, path: path, options: options, json: a.has("json"))
+        }
         let model = session.model
         guard promptLength + decodeLength <= model.config.contextLength else { throw UsageError("prompt and decode exceed the context") }
         // A fixed, ordinary token stream: ids drawn from the vocabulary with a seeded generator.

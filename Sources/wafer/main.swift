@@ -7,6 +7,7 @@ usage: wafer COMMAND [OPTIONS]
   tokenize [--model PATH] [--no-bos] [--no-special] [--ids] TEXT
   info [PATH]
   bench [--model PATH] [--precision full|native] [--prompt-tokens N] [--decode-tokens N] [--repeat N] [--json]
+        [--concurrency N [--requests M] [--shared-prefix K] [--max-batch B] [--no-prefix-cache]]
 """
 
 let commands: [String: (ArraySlice<String>) throws -> Int32] = [

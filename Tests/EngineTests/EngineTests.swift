@@ -166,7 +166,7 @@ struct EngineTests {
     @Test func endOfTurnStopsWithoutText() async throws {
         let engine = DefaultModel.engine()
         defer { engine.shutdown() }
-        let result = try #require(try await engine.run(Self.greedy(Self.prompts[0], maxTokens: 200)).result)
+        let result = try #require(try await engine.run(Self.greedy(DefaultModel.chat("Say hello."), maxTokens: 200)).result)
         let choice = result.choices[0]
         #expect(choice.finishReason == .stop && choice.stopString == nil)
         #expect(DefaultModel.tokenizer.endOfTurnIDs.contains(choice.tokens.last!.id))

@@ -12,10 +12,10 @@ private let releaseBuild = true
 struct CLIGenerateTests {
     @Test func greedyChatAnswers() throws {
         for precision in ["native", "full"] {
-            let r = try CLIErrorTests.run(["generate", "--chat", "What is the capital of France?", "--max-tokens", "12",
+            let r = try CLIErrorTests.run(["generate", "--chat", "What is 2+2?", "--max-tokens", "16",
                                            "--precision", precision])
             #expect(r.status == 0, "stderr: \(r.stderr)")
-            #expect(r.stdout.contains("Paris"), "\(precision): \(r.stdout)")
+            #expect(r.stdout.contains("4"), "\(precision): \(r.stdout)")
         }
     }
 

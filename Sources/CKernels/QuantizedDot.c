@@ -1,0 +1,156 @@
+// Decode-row matrix products on quantised weights with 8-bit activations.
+//
+// Single-stream decode reads every weight once per token, and a batch of
+// decode rows multiplies each weight block with every row: integer dot
+// products (32 multiply-adds per vpmaddubsw) do both several times cheaper
+// than float FMAs. Each block's integer sum is exact, so a row's result
+// depends only on its own fixed sequence of float operations: one FMA per
+// block into an 8-lane accumulator, then a fixed horizontal sum. Rows are
+// processed four at a time to share the unpacked weights, and the one-row
+// tail performs exactly the same operations (batch invariance).
+//
+// Compiled without floating-point contraction (see Package.swift) so the
+// compiler cannot fuse differently in the two paths.
+
+#include "CKernels.h"
+#include <immintrin.h>
+#include <math.h>
+
+void wafer_quantize_rows_q8(const float *x, int rows, int blocks, int8_t *q, float *scale, float *sum) {
+    for (int r = 0; r < rows; r++) {
+        for (int b = 0; b < blocks; b++) {
+            const float *v = x + ((size_t)r * blocks + b) * 32;
+            int8_t *out = q + ((size_t)r * blocks + b) * 32;
+            float amax = 0.0f;
+            for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(v[j]));
+            const float d = amax / 127.0f;
+            const float inverse = amax > 0.0f ? 127.0f / amax : 0.0f;
+            int total = 0;
+            for (int j = 0; j < 32; j++) {
+                const int value = (int)nearbyintf(v[j] * inverse);
+                out[j] = (int8_t)value;
+                total += value;
+            }
+            scale[(size_t)r * blocks + b] = d;
+            sum[(size_t)r * blocks + b] = d * (float)total;
+        }
+    }
+}
+
+static inline float half_to_float(const uint8_t *p) {
+    uint16_t h;
+    __builtin_memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+// The 32 4-bit values of a Q4_1 block: low nibbles are elements 0..15, high nibbles 16..31.
+static inline __m256i unpack_nibbles(const uint8_t *qs) {
+    const __m128i bytes = _mm_loadu_si128((const __m128i *)qs);
+    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+// Eight partial sums of unsigned × signed byte products (exact in int32), as floats.
+static inline __m256 products(__m256i unsigned_bytes, __m256i signed_bytes) {
+    const __m256i pairs = _mm256_maddubs_epi16(unsigned_bytes, signed_bytes);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+static inline float horizontal_sum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline __m256i load_row_block(const int8_t *q, int blocks, int r, int b) {
+    return _mm256_loadu_si256((const __m256i *)(q + ((size_t)r * blocks + b) * 32));
+}
+
+// One row's share of a Q4_1 block: acc += (d_w·d_x) · Σ w·q, minimum += m_w · (d_x Σ q).
+#define Q4_1_STEP(acc, minimum, r)                                                                 \
+    do {                                                                                           \
+        const size_t at = (size_t)(r) * blocks + b;                                                \
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * scale[at]), products(w4, load_row_block(q, blocks, r, b)), acc); \
+        minimum = minimum + mw * sum[at];                                                          \
+    } while (0)
+
+void wafer_q4_1_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_begin, int out_end,
+                     const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
+    for (int o = out_begin; o < out_end; o++) {
+        const uint8_t *row = w + (size_t)o * row_bytes;
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            float m0 = 0.0f, m1 = 0.0f, m2 = 0.0f, m3 = 0.0f;
+            for (int b = 0; b < blocks; b++) {
+                const uint8_t *block = row + (size_t)b * 20;
+                const float dw = half_to_float(block), mw = half_to_float(block + 2);
+                const __m256i w4 = unpack_nibbles(block + 4);
+                Q4_1_STEP(a0, m0, r);
+                Q4_1_STEP(a1, m1, r + 1);
+                Q4_1_STEP(a2, m2, r + 2);
+                Q4_1_STEP(a3, m3, r + 3);
+            }
+            y[(size_t)r * ldy + o] = horizontal_sum(a0) + m0;
+            y[(size_t)(r + 1) * ldy + o] = horizontal_sum(a1) + m1;
+            y[(size_t)(r + 2) * ldy + o] = horizontal_sum(a2) + m2;
+            y[(size_t)(r + 3) * ldy + o] = horizontal_sum(a3) + m3;
+        }
+        for (; r < rows; r++) {
+            __m256 a0 = _mm256_setzero_ps();
+            float m0 = 0.0f;
+            for (int b = 0; b < blocks; b++) {
+                const uint8_t *block = row + (size_t)b * 20;
+                const float dw = half_to_float(block), mw = half_to_float(block + 2);
+                const __m256i w4 = unpack_nibbles(block + 4);
+                Q4_1_STEP(a0, m0, r);
+            }
+            y[(size_t)r * ldy + o] = horizontal_sum(a0) + m0;
+        }
+    }
+}
+
+// Signed × signed through vpmaddubsw: |w| × (x with w's sign).
+#define Q8_0_STEP(acc, r)                                                                          \
+    do {                                                                                           \
+        const __m256i x8 = load_row_block(q, blocks, r, b);                                        \
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * scale[(size_t)(r) * blocks + b]),                \
+                              products(magnitude, _mm256_sign_epi8(x8, w8)), acc);                 \
+    } while (0)
+
+void wafer_q8_0_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_begin, int out_end,
+                     const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
+    for (int o = out_begin; o < out_end; o++) {
+        const uint8_t *row = w + (size_t)o * row_bytes;
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int b = 0; b < blocks; b++) {
+                const uint8_t *block = row + (size_t)b * 34;
+                const float dw = half_to_float(block);
+                const __m256i w8 = _mm256_loadu_si256((const __m256i *)(block + 2));
+                const __m256i magnitude = _mm256_sign_epi8(w8, w8);
+                Q8_0_STEP(a0, r);
+                Q8_0_STEP(a1, r + 1);
+                Q8_0_STEP(a2, r + 2);
+                Q8_0_STEP(a3, r + 3);
+            }
+            y[(size_t)r * ldy + o] = horizontal_sum(a0);
+            y[(size_t)(r + 1) * ldy + o] = horizontal_sum(a1);
+            y[(size_t)(r + 2) * ldy + o] = horizontal_sum(a2);
+            y[(size_t)(r + 3) * ldy + o] = horizontal_sum(a3);
+        }
+        for (; r < rows; r++) {
+            __m256 a0 = _mm256_setzero_ps();
+            for (int b = 0; b < blocks; b++) {
+                const uint8_t *block = row + (size_t)b * 34;
+                const float dw = half_to_float(block);
+                const __m256i w8 = _mm256_loadu_si256((const __m256i *)(block + 2));
+                const __m256i magnitude = _mm256_sign_epi8(w8, w8);
+                Q8_0_STEP(a0, r);
+            }
+            y[(size_t)r * ldy + o] = horizontal_sum(a0);
+        }
+    }
+}

@@ -1,0 +1,21 @@
+#ifndef WAFER_CKERNELS_H
+#define WAFER_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Quantises `rows` activation rows of `blocks` × 32 floats to 8 bits per
+/// block of 32: q = round(x / d) with d = max|x| / 127, and sum = d · Σq.
+/// Layout: q [rows][blocks·32], scale and sum [rows][blocks].
+void wafer_quantize_rows_q8(const float *x, int rows, int blocks, int8_t *q, float *scale, float *sum);
+
+/// y[r·ldy + o] = Σ over blocks of W[o] · activation row r, for o in
+/// [out_begin, out_end) and r in [0, rows), with W in Q4_1 or Q8_0 blocks
+/// (`row_bytes` apart) and the activations from wafer_quantize_rows_q8.
+/// A row's result is the same fixed sequence of operations whatever `rows` is.
+void wafer_q4_1_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_begin, int out_end,
+                     const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
+void wafer_q8_0_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_begin, int out_end,
+                     const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
+
+#endif

@@ -1,0 +1,42 @@
+import CKernels
+import GGUF
+
+/// Activation rows quantised to 8 bits per block of 32 for the integer decode
+/// kernels (CKernels/QuantizedDot.c): the weight types they cover keep their
+/// blocks as stored and multiply them with these bytes.
+struct Q8Activations {
+    let q: UnsafeMutablePointer<Int8>
+    let scale: UnsafeMutablePointer<Float>
+    let sum: UnsafeMutablePointer<Float>
+    let blocks: Int
+
+    static func supports(_ type: GGMLType) -> Bool { type == .q4_1 || type == .q8_0 }
+
+    /// Bytes needed for `rows` rows of `inputs` values.
+    static func bytes(rows: Int, inputs: Int) -> Int { rows * (inputs + 2 * (inputs / 32) * MemoryLayout<Float>.size) }
+
+    /// Quantises `rows` rows of `x` into `buffer` (at least `bytes(rows:inputs:)` long).
+    init(_ x: UnsafePointer<Float>, rows: Int, inputs: Int, buffer: UnsafeMutableRawPointer) {
+        blocks = inputs / 32
+        scale = buffer.bindMemory(to: Float.self, capacity: 2 * rows * blocks)
+        sum = scale + rows * blocks
+        q = (buffer + 2 * rows * blocks * MemoryLayout<Float>.size).bindMemory(to: Int8.self, capacity: rows * inputs)
+        wafer_quantize_rows_q8(x, Int32(rows), Int32(blocks), q, scale, sum)
+    }
+
+    /// y[r·ldy + o] = W[o] · row r for o in `outputs`.
+    func multiply(_ type: GGMLType, weights: UnsafeRawPointer, rowBytes: Int, outputs: Range<Int>, rows: Int,
+                  y: UnsafeMutablePointer<Float>, ldy: Int) {
+        let w = weights.assumingMemoryBound(to: UInt8.self)
+        switch type {
+        case .q4_1:
+            wafer_q4_1_rows(w, rowBytes, Int32(blocks), Int32(outputs.lowerBound), Int32(outputs.upperBound),
+                            q, scale, sum, Int32(rows), y, ldy)
+        case .q8_0:
+            wafer_q8_0_rows(w, rowBytes, Int32(blocks), Int32(outputs.lowerBound), Int32(outputs.upperBound),
+                            q, scale, Int32(rows), y, ldy)
+        default:
+            preconditionFailure("no integer kernel for \(type)")
+        }
+    }
+}

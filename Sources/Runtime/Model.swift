@@ -24,12 +24,15 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
     public let config: ModelConfig
     public let precision: Precision
     let weights: Weights
+    /// Native-precision weights point into the file's mapping, which must outlive them.
+    let file: GGUFFile
     let rope: RopeTable
     let linearScratchPerThread: Int
 
     public init(file: GGUFFile, precision: Precision) throws(ModelError) {
         config = try ModelConfig(file: file)
         self.precision = precision
+        self.file = file
         weights = try Weights(file: file, config: config, precision: precision)
         rope = RopeTable(config: config)
         linearScratchPerThread = weights.linears.map(\.scratchPerThread).max() ?? 0

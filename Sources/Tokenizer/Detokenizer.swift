@@ -88,6 +88,15 @@ extension Tokenizer {
     }
 }
 
+extension Tokenizer {
+    /// The bytes one token prints as (what OpenAI reports as a logprob's `bytes`).
+    public func tokenBytes(_ id: TokenID, special: Bool = false) -> [UInt8] {
+        var bytes: [UInt8] = []
+        pieces.append(id, special: special, to: &bytes)
+        return bytes
+    }
+}
+
 /// Turns generated ids into text one token at a time without ever splitting
 /// a UTF-8 character: a token that ends partway through a character (an
 /// emoji spelled with `<0xF0><0x9F>...` byte tokens, or a byte-level BPE token

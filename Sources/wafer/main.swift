@@ -3,6 +3,9 @@ import Foundation
 /// `wafer COMMAND ...`: parses the command name and hands the rest to it.
 let usage = """
 usage: wafer COMMAND [OPTIONS]
+  serve [--model PATH] [--host 127.0.0.1] [--port 8080] [--model-id ID] [--precision full|native] [--api-keys FILE]
+        [--max-batch 32] [--max-queue 256] [--kv-tokens N] [--ctx N] [--batch-window-ms MS] [--no-prefix-cache]
+        [--max-body-bytes N] [--max-connections N] [--idle-timeout S] [--shutdown-grace S]
   generate --prompt TEXT | --chat TEXT [--model PATH] [--max-tokens N] [--temperature T] [--seed S] [--precision full|native]
   tokenize [--model PATH] [--no-bos] [--no-special] [--ids] TEXT
   info [PATH]
@@ -11,6 +14,7 @@ usage: wafer COMMAND [OPTIONS]
 """
 
 let commands: [String: (ArraySlice<String>) throws -> Int32] = [
+    "serve": ServeCommand.run,
     "generate": GenerateCommand.run,
     "tokenize": TokenizeCommand.run,
     "info": InfoCommand.run,

@@ -1,0 +1,174 @@
+import Foundation
+
+/// The generation fields chat and completion requests share: OpenAI's, plus
+/// `top_k`, `min_p`, `repeat_penalty`, `repeat_last_n` and `ignore_eos` as
+/// llama.cpp's server names them. Unknown fields are ignored.
+public struct GenerationFields: Decodable, Sendable {
+    public var maxTokens: Int?
+    public var temperature: Double?
+    public var topP: Double?
+    public var n: Int?
+    public var stream: Bool?
+    public var streamOptions: StreamOptions?
+    public var stop: StopSequences?
+    public var seed: Int64?
+    public var presencePenalty: Double?
+    public var frequencyPenalty: Double?
+    public var logitBias: [String: Double]?
+    public var user: String?
+    public var topK: Int?
+    public var minP: Double?
+    public var repeatPenalty: Double?
+    public var repeatLastN: Int?
+    public var ignoreEOS: Bool?
+
+    public struct StreamOptions: Decodable, Sendable {
+        public var includeUsage: Bool?
+        enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens", temperature, topP = "top_p", n, stream
+        case streamOptions = "stream_options", stop, seed, presencePenalty = "presence_penalty"
+        case frequencyPenalty = "frequency_penalty", logitBias = "logit_bias", user, topK = "top_k", minP = "min_p"
+        case repeatPenalty = "repeat_penalty", repeatLastN = "repeat_last_n", ignoreEOS = "ignore_eos"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        maxTokens = try c.decodeIfPresent(Int.self, forKey: .maxCompletionTokens) ?? c.decodeIfPresent(Int.self, forKey: .maxTokens)
+        temperature = try c.decodeIfPresent(Double.self, forKey: .temperature)
+        topP = try c.decodeIfPresent(Double.self, forKey: .topP)
+        n = try c.decodeIfPresent(Int.self, forKey: .n)
+        stream = try c.decodeIfPresent(Bool.self, forKey: .stream)
+        streamOptions = try c.decodeIfPresent(StreamOptions.self, forKey: .streamOptions)
+        stop = try c.decodeIfPresent(StopSequences.self, forKey: .stop)
+        seed = try c.decodeIfPresent(Int64.self, forKey: .seed)
+        presencePenalty = try c.decodeIfPresent(Double.self, forKey: .presencePenalty)
+        frequencyPenalty = try c.decodeIfPresent(Double.self, forKey: .frequencyPenalty)
+        logitBias = try c.decodeIfPresent([String: Double].self, forKey: .logitBias)
+        user = try c.decodeIfPresent(String.self, forKey: .user)
+        topK = try c.decodeIfPresent(Int.self, forKey: .topK)
+        minP = try c.decodeIfPresent(Double.self, forKey: .minP)
+        repeatPenalty = try c.decodeIfPresent(Double.self, forKey: .repeatPenalty)
+        repeatLastN = try c.decodeIfPresent(Int.self, forKey: .repeatLastN)
+        ignoreEOS = try c.decodeIfPresent(Bool.self, forKey: .ignoreEOS)
+    }
+}
+
+/// `stop`: one string or an array of strings.
+public struct StopSequences: Decodable, Sendable {
+    public var values: [String]
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let one = try? c.decode(String.self) {
+            values = [one]
+        } else {
+            values = try c.decode([String].self)
+        }
+    }
+}
+
+/// `POST /v1/chat/completions`.
+public struct ChatCompletionRequest: Decodable, Sendable {
+    public var model: String
+    public var messages: [Message]
+    public var logprobs: Bool?
+    public var topLogprobs: Int?
+    public var fields: GenerationFields
+
+    public struct Message: Decodable, Sendable {
+        public var role: String
+        /// Text content; an array of text parts is joined. Null for an assistant turn that only called tools.
+        public var content: String
+
+        enum CodingKeys: String, CodingKey { case role, content }
+        struct Part: Decodable { let type: String; let text: String? }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            role = try c.decode(String.self, forKey: .role)
+            if try c.decodeNil(forKey: .content) {
+                content = ""
+            } else if let text = try? c.decode(String.self, forKey: .content) {
+                content = text
+            } else {
+                let parts = try c.decode([Part].self, forKey: .content)
+                content = try parts.map { part in
+                    guard part.type == "text", let text = part.text else {
+                        throw APIError.invalidRequest("Only text content parts are supported; got a part of type '\(part.type)'.",
+                                                      param: "messages", code: "unsupported_content")
+                    }
+                    return text
+                }.joined()
+            }
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case model, messages, logprobs, topLogprobs = "top_logprobs" }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(String.self, forKey: .model)
+        messages = try c.decode([Message].self, forKey: .messages)
+        logprobs = try c.decodeIfPresent(Bool.self, forKey: .logprobs)
+        topLogprobs = try c.decodeIfPresent(Int.self, forKey: .topLogprobs)
+        fields = try GenerationFields(from: decoder)
+    }
+}
+
+/// `POST /v1/completions`.
+public struct CompletionRequest: Decodable, Sendable {
+    public var model: String
+    public var prompt: Prompt
+    public var echo: Bool?
+    /// Number of most likely alternatives to report per token (0...5 at OpenAI).
+    public var logprobs: Int?
+    public var fields: GenerationFields
+
+    /// A string, an array of strings, an array of token ids, or an array of those arrays.
+    public enum Prompt: Decodable, Sendable {
+        case texts([String])
+        case tokens([[Int32]])
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let text = try? c.decode(String.self) {
+                self = .texts([text])
+            } else if let texts = try? c.decode([String].self) {
+                self = .texts(texts)
+            } else if let ids = try? c.decode([Int32].self) {
+                self = .tokens([ids])
+            } else if let batches = try? c.decode([[Int32]].self) {
+                self = .tokens(batches)
+            } else {
+                throw DecodingError.typeMismatch(String.self, DecodingError.Context(
+                    codingPath: decoder.codingPath, debugDescription: "a string, strings, token ids or arrays of token ids"))
+            }
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case model, prompt, echo, logprobs }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(String.self, forKey: .model)
+        prompt = try c.decode(Prompt.self, forKey: .prompt)
+        echo = try c.decodeIfPresent(Bool.self, forKey: .echo)
+        logprobs = try c.decodeIfPresent(Int.self, forKey: .logprobs)
+        fields = try GenerationFields(from: decoder)
+    }
+}
+
+extension JSONDecoder {
+    /// Decodes a request body; any failure becomes the 400 that names the field.
+    public static func request<T: Decodable>(_ type: T.Type, from body: Data) throws(APIError) -> T {
+        do {
+            return try JSONDecoder().decode(type, from: body)
+        } catch DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty {
+            throw APIError.invalidRequest("The request body must be a JSON object.", code: "invalid_json")
+        } catch {
+            throw APIError(decoding: error)
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Engine
+import OpenAI
+
+/// The OpenAI-compatible API: routing, auth, request ids and the error
+/// envelope around the routes. Runs on the HTTP layer's connection threads.
+public final class APIServer: @unchecked Sendable {  // `model` is set once under `lock`; counters under `lock`
+    public let keys: APIKeys?
+    private let lock = NSLock()
+    private var loadedModel: ServedModel?
+    private var loadFailure: String?
+    private var responses: [String: Int] = [:]
+
+    public init(keys: APIKeys?) { self.keys = keys }
+
+    /// Called when the model has loaded; until then generation routes answer 503.
+    public func ready(_ model: ServedModel) { lock.withLock { loadedModel = model } }
+
+    public func failedToLoad(_ message: String) { lock.withLock { loadFailure = message } }
+
+    var model: ServedModel? { lock.withLock { loadedModel } }
+
+    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let id = Self.makeID()
+        var response: HTTPResponse
+        do {
+            response = try route(request, id: id)
+        } catch {
+            response = Self.errorResponse(error)
+        }
+        response.headers.insert(("x-request-id", id), at: 0)
+        let route = Self.routeLabel(request.path)
+        lock.withLock { responses["\(route) \(response.status)", default: 0] += 1 }
+        return response
+    }
+
+    static func errorResponse(_ error: APIError) -> HTTPResponse {
+        .json(error.body, status: error.status, headers: error.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+
+    private func route(_ request: HTTPRequest, id: String) throws(APIError) -> HTTPResponse {
+        let path = request.path.count > 1 && request.path.hasSuffix("/") ? String(request.path.dropLast()) : request.path
+        func only(_ method: String) throws(APIError) {
+            let allowed = request.method == "HEAD" && method == "GET" ? "HEAD" : method
+            guard request.method == allowed else { throw .methodNotAllowed(request.method, path: path, allowed: [method]) }
+        }
+        switch path {
+        case "/health":
+            try only("GET")
+            if let loadFailure = lock.withLock({ loadFailure }) { throw .unavailable("The model failed to load: \(loadFailure)") }
+            guard model != nil else { throw .unavailable("The model is loading.") }
+            return .json(Data(#"{"status":"ok"}"#.utf8))
+        case "/metrics":
+            try only("GET")
+            return .text(metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        default:
+            break
+        }
+        guard path.hasPrefix("/v1/") else { throw .notFound("Unknown route \(request.method) \(path).", code: "unknown_route") }
+        try authorize(request)
+        let model = try readyModel()
+        switch path {
+        case "/v1/models":
+            try only("GET")
+            return .json(WireJSON.encode(ModelList(data: [model.object])))
+        case "/v1/chat/completions":
+            try only("POST")
+            return try chatCompletion(request, model: model, id: id)
+        case "/v1/completions":
+            try only("POST")
+            return try completion(request, model: model, id: id)
+        case _ where path.hasPrefix("/v1/models/"):
+            try only("GET")
+            let name = String(path.dropFirst("/v1/models/".count)).removingPercentEncoding ?? ""
+            guard name == model.id else { throw Self.unknownModel(name) }
+            return .json(WireJSON.encode(model.object))
+        default:
+            throw .notFound("Unknown route \(request.method) \(path).", code: "unknown_route")
+        }
+    }
+
+    private func authorize(_ request: HTTPRequest) throws(APIError) {
+        guard let keys else { return }
+        guard let header = request.headers["authorization"], header.hasPrefix("Bearer "),
+              keys.match(String(header.dropFirst("Bearer ".count))) != nil else { throw .unauthorized }
+    }
+
+    private func readyModel() throws(APIError) -> ServedModel {
+        if let loadFailure = lock.withLock({ loadFailure }) { throw .unavailable("The model failed to load: \(loadFailure)") }
+        guard let model else { throw .unavailable("The model is loading; retry shortly.") }
+        return model
+    }
+
+    static func unknownModel(_ name: String) -> APIError {
+        .notFound("The model '\(name)' does not exist on this server.", param: "model", code: "model_not_found")
+    }
+
+    /// 24 random hex digits: unique per request, and the ledger's key.
+    static func makeID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<3).map { _ in String(format: "%08x", UInt32.random(in: .min ... .max, using: &generator)) }.joined()
+    }
+
+    /// A bounded label for metrics: known routes by name, anything else as "other".
+    static func routeLabel(_ path: String) -> String {
+        switch path {
+        case "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions": path
+        case _ where path.hasPrefix("/v1/models/"): "/v1/models/{id}"
+        default: "other"
+        }
+    }
+
+    var responseCounts: [String: Int] { lock.withLock { responses } }
+}

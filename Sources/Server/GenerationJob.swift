@@ -1,0 +1,146 @@
+import Foundation
+import Engine
+import OpenAI
+
+/// One chat or completion request, turned into engine requests (one per
+/// prompt, each with `n` choices) plus what the response needs to know.
+struct GenerationJob {
+    enum Kind { case chat, completion }
+
+    let kind: Kind
+    let id: String
+    let model: ServedModel
+    let parts: [GenerationRequest]
+    let choicesPerPart: Int
+    let stream: Bool
+    let includeUsage: Bool
+    /// Alternatives per token when logprobs were asked for; nil otherwise.
+    let logprobs: Int?
+    /// Completions with `echo`: each part's prompt text, put before its choices' text.
+    let echo: [String]?
+    let created = Int(Date().timeIntervalSince1970)
+
+    var responseID: String { (kind == .chat ? "chatcmpl-" : "cmpl-") + id }
+
+    /// Shared by both routes: the engine request for one prompt.
+    static func part(_ prompt: [Int32], fields: GenerationFields, topLogprobs: Int?, model: ServedModel) throws(APIError) -> GenerationRequest {
+        let sampling = try fields.samplingParameters(topLogprobs: topLogprobs, vocabularySize: model.tokenizer.vocabularySize)
+        return GenerationRequest(prompt: prompt, sampling: sampling, maxTokens: try fields.tokenLimit(), stop: try fields.stopStrings(),
+                                 choices: try fields.choices(), ignoreEndOfTurn: fields.ignoreEOS ?? false)
+    }
+
+    static func chat(_ body: Data, model: ServedModel, id: String) throws(APIError) -> GenerationJob {
+        let request = try JSONDecoder.request(ChatCompletionRequest.self, from: body)
+        guard request.model == model.id else { throw APIServer.unknownModel(request.model) }
+        if request.topLogprobs != nil, request.logprobs != true {
+            throw .invalidRequest("top_logprobs needs logprobs set to true.", param: "top_logprobs", code: "invalid_value")
+        }
+        let topLogprobs = request.logprobs == true ? (request.topLogprobs ?? 0) : nil
+        let part = try part(try model.chatPrompt(request.messages), fields: request.fields, topLogprobs: topLogprobs, model: model)
+        return GenerationJob(kind: .chat, id: id, model: model, parts: [part], choicesPerPart: part.choices,
+                             stream: request.fields.stream ?? false, includeUsage: request.fields.streamOptions?.includeUsage ?? false,
+                             logprobs: topLogprobs, echo: nil)
+    }
+
+    static func completion(_ body: Data, model: ServedModel, id: String) throws(APIError) -> GenerationJob {
+        let request = try JSONDecoder.request(CompletionRequest.self, from: body)
+        guard request.model == model.id else { throw APIServer.unknownModel(request.model) }
+        let prompts: [[Int32]]
+        var texts: [String]
+        switch request.prompt {
+        case .texts(let strings):
+            prompts = strings.map { model.tokenizer.encode($0) }
+            texts = strings
+        case .tokens(let arrays):
+            prompts = arrays
+            texts = arrays.map { model.tokenizer.decode($0) }
+        }
+        guard !prompts.isEmpty else { throw .invalidRequest("prompt must not be empty.", param: "prompt", code: "invalid_value") }
+        guard prompts.count <= 128 else { throw .invalidRequest("prompt may hold at most 128 prompts.", param: "prompt", code: "invalid_value") }
+        let parts = try prompts.map { (p: [Int32]) throws(APIError) in
+            try part(p, fields: request.fields, topLogprobs: request.logprobs, model: model)
+        }
+        if request.echo != true { texts = [] }
+        return GenerationJob(kind: .completion, id: id, model: model, parts: parts, choicesPerPart: parts[0].choices,
+                             stream: request.fields.stream ?? false, includeUsage: request.fields.streamOptions?.includeUsage ?? false,
+                             logprobs: request.logprobs, echo: request.echo == true ? texts : nil)
+    }
+
+    // MARK: Building responses
+
+    static func finishReason(_ reason: FinishReason) -> String {
+        switch reason {
+        case .stop, .cancelled: "stop"
+        case .length: "length"
+        case .error: "error"
+        }
+    }
+
+    func usage(_ results: [GenerationResult]) -> Usage {
+        Usage(promptTokens: results.reduce(0) { $0 + $1.usage.promptTokens },
+              completionTokens: results.reduce(0) { $0 + $1.usage.completionTokens },
+              cachedTokens: results.reduce(0) { $0 + $1.usage.cachedPromptTokens })
+    }
+
+    /// The parts ran side by side, so the request's times are the longest of theirs.
+    func timeInfo(_ results: [GenerationResult]) -> TimeInfo {
+        TimeInfo(queueTime: results.map(\.timing.queue).max() ?? 0, promptTime: results.map(\.timing.prompt).max() ?? 0,
+                 completionTime: results.map(\.timing.completion).max() ?? 0, totalTime: results.map(\.timing.total).max() ?? 0,
+                 created: results.map(\.timing.created).min() ?? Date().timeIntervalSince1970)
+    }
+
+    /// Chat logprobs for sampled tokens; end-of-turn and other control tokens are not part of the content.
+    func chatLogprobs(_ tokens: [SampledToken]) -> ChatLogprobs {
+        ChatLogprobs(content: tokens.filter { !model.tokenizer.isControl($0.id) }.map { token in
+            let (text, bytes) = model.describe(token.id)
+            return TokenLogprobInfo(token: text, logprob: token.logprob ?? 0, bytes: bytes, topLogprobs: token.topLogprobs.map { alt in
+                let (t, b) = model.describe(alt.id)
+                return TokenLogprobInfo.Alternative(token: t, logprob: alt.logprob, bytes: b)
+            })
+        })
+    }
+
+    /// Legacy completions logprobs; `offset` is where the tokens' text starts in the choice's text.
+    func completionLogprobs(_ tokens: [SampledToken], offset: Int) -> CompletionLogprobs {
+        var l = CompletionLogprobs()
+        var position = offset
+        for token in tokens where !model.tokenizer.isControl(token.id) {
+            let text = model.describe(token.id).text
+            l.tokens.append(text)
+            l.tokenLogprobs.append(token.logprob ?? 0)
+            l.topLogprobs.append(Dictionary(token.topLogprobs.map { (model.describe($0.id).text, $0.logprob) }, uniquingKeysWith: max))
+            l.textOffset.append(position)
+            position += text.unicodeScalars.count
+        }
+        return l
+    }
+
+    /// The whole response of a non-streamed request.
+    func body(_ results: [GenerationResult]) -> Data {
+        let usage = usage(results), timeInfo = timeInfo(results)
+        switch kind {
+        case .chat:
+            let choices = results.enumerated().flatMap { p, result in
+                result.choices.map { c in
+                    ChatCompletion.Choice(index: p * choicesPerPart + c.index, message: .init(content: c.text),
+                                          logprobs: logprobs == nil ? nil : chatLogprobs(c.tokens),
+                                          finishReason: Self.finishReason(c.finishReason))
+                }
+            }
+            return WireJSON.encode(ChatCompletion(id: responseID, created: created, model: model.id, choices: choices,
+                                                  usage: usage, timeInfo: timeInfo))
+        case .completion:
+            let choices = results.enumerated().flatMap { p, result in
+                result.choices.map { c in
+                    let prefix = echo?[p] ?? ""
+                    return TextCompletion.Choice(text: prefix + c.text, index: p * choicesPerPart + c.index,
+                                                 logprobs: logprobs == nil ? nil
+                                                     : completionLogprobs(c.tokens, offset: prefix.unicodeScalars.count),
+                                                 finishReason: Self.finishReason(c.finishReason))
+                }
+            }
+            return WireJSON.encode(TextCompletion(id: responseID, created: created, model: model.id, choices: choices,
+                                                  usage: usage, timeInfo: timeInfo))
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import Engine
+import OpenAI
+
+extension APIServer {
+    func chatCompletion(_ request: HTTPRequest, model: ServedModel, id: String) throws(APIError) -> HTTPResponse {
+        try run(try GenerationJob.chat(request.body, model: model, id: id), peer: request.peer)
+    }
+
+    func completion(_ request: HTTPRequest, model: ServedModel, id: String) throws(APIError) -> HTTPResponse {
+        try run(try GenerationJob.completion(request.body, model: model, id: id), peer: request.peer)
+    }
+
+    /// Submits the job; a refusal (queue full, context too long) is answered
+    /// before any byte of the response, streamed or not.
+    private func run(_ job: GenerationJob, peer: PeerWatch) throws(APIError) -> HTTPResponse {
+        let waiter: GenerationWaiter
+        do { waiter = try GenerationWaiter(engine: job.model.engine, parts: job.parts) } catch { throw APIError(error) }
+        if job.stream {
+            return HTTPResponse(status: 200, headers: [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")],
+                                body: .stream(EventStream(job: job, waiter: waiter, peer: peer)))
+        }
+        let finished = waiter.results(watching: peer).compactMap { $0 }
+        guard finished.count == job.parts.count else { throw .server("A generation did not finish.") }
+        if let failure = finished.compactMap(\.error).first { throw .server("The model failed: \(failure)") }
+        if finished.contains(where: { $0.choices.contains { $0.finishReason == .cancelled } }), !peer.hasHungUp {
+            throw .unavailable("The server is shutting down; the request was cancelled.")
+        }
+        return .json(job.body(finished))
+    }
+}
+
+/// Server-sent events for a streamed request: a role chunk per choice (chat),
+/// a chunk per piece of text, a finishing chunk per choice, the usage chunk
+/// when asked for, then `[DONE]`.
+final class EventStream: ResponseStream, @unchecked Sendable {  // used by the connection's thread only
+    private let job: GenerationJob
+    private let waiter: GenerationWaiter
+    private let peer: PeerWatch
+    private var started = false
+    private var ended = false
+    private var results: [GenerationResult?]
+    /// Text sent so far per choice (legacy logprobs' text offsets).
+    private var sentLength: [Int: Int] = [:]
+    private var cancelled = false
+
+    init(job: GenerationJob, waiter: GenerationWaiter, peer: PeerWatch) {
+        self.job = job
+        self.waiter = waiter
+        self.peer = peer
+        results = Array(repeating: nil, count: job.parts.count)
+    }
+
+    func next() -> Data? {
+        guard !ended else { return nil }
+        if !started {
+            started = true
+            if let opening = opening() { return opening }
+        }
+        while true {
+            if let (part, event) = waiter.next(timeout: 0.1) {
+                switch event {
+                case .piece(let piece):
+                    if let data = pieceChunk(part: part, piece) { return data }
+                case .finished(let result):
+                    results[part] = result
+                    var data = finishChunk(part: part, result)
+                    if results.allSatisfy({ $0 != nil }) {
+                        data += closing()
+                        ended = true
+                    }
+                    return data
+                }
+            } else if waiter.isDrained {
+                ended = true
+                return closing()
+            } else if !cancelled, peer.hasHungUp {
+                cancelled = true
+                waiter.cancel()
+            }
+        }
+    }
+
+    func close() { if !ended { waiter.cancel() } }
+
+    private func event<T: Encodable>(_ value: T) -> Data { Data("data: ".utf8) + WireJSON.encode(value) + Data("\n\n".utf8) }
+
+    private var choiceIndices: [Int] { Array(0..<(job.parts.count * job.choicesPerPart)) }
+
+    /// Chat announces the assistant role; completions with echo send the prompt text first.
+    private func opening() -> Data? {
+        switch job.kind {
+        case .chat:
+            return event(ChatCompletionChunk(id: job.responseID, created: job.created, model: job.model.id,
+                                             choices: choiceIndices.map { .init(index: $0, delta: .init(role: "assistant", content: "")) }))
+        case .completion:
+            guard let echo = job.echo else { return nil }
+            var data = Data()
+            for index in choiceIndices {
+                let text = echo[index / job.choicesPerPart]
+                sentLength[index] = text.unicodeScalars.count
+                data += event(TextCompletion(id: job.responseID, created: job.created, model: job.model.id,
+                                             choices: [.init(text: text, index: index, logprobs: nil, finishReason: nil)],
+                                             usage: nil, timeInfo: nil))
+            }
+            return data
+        }
+    }
+
+    private func pieceChunk(part: Int, _ piece: GeneratedPiece) -> Data? {
+        let index = part * job.choicesPerPart + piece.choice
+        guard !piece.text.isEmpty || job.logprobs != nil else { return nil }
+        switch job.kind {
+        case .chat:
+            return event(ChatCompletionChunk(id: job.responseID, created: job.created, model: job.model.id, choices: [
+                .init(index: index, delta: .init(content: piece.text), logprobs: job.logprobs == nil ? nil : job.chatLogprobs(piece.tokens)),
+            ]))
+        case .completion:
+            let offset = sentLength[index, default: 0]
+            sentLength[index] = offset + piece.text.unicodeScalars.count
+            let logprobs = job.logprobs == nil ? nil : job.completionLogprobs(piece.tokens, offset: offset)
+            return event(TextCompletion(id: job.responseID, created: job.created, model: job.model.id,
+                                        choices: [.init(text: piece.text, index: index, logprobs: logprobs, finishReason: nil)],
+                                        usage: nil, timeInfo: nil))
+        }
+    }
+
+    private func finishChunk(part: Int, _ result: GenerationResult) -> Data {
+        var data = Data()
+        for choice in result.choices {
+            let index = part * job.choicesPerPart + choice.index
+            let reason = GenerationJob.finishReason(choice.finishReason)
+            switch job.kind {
+            case .chat:
+                data += event(ChatCompletionChunk(id: job.responseID, created: job.created, model: job.model.id,
+                                                  choices: [.init(index: index, delta: .init(), finishReason: reason)]))
+            case .completion:
+                data += event(TextCompletion(id: job.responseID, created: job.created, model: job.model.id,
+                                             choices: [.init(text: "", index: index, logprobs: nil, finishReason: reason)],
+                                             usage: nil, timeInfo: nil))
+            }
+        }
+        return data
+    }
+
+    /// The usage chunk (with an empty choice list, as OpenAI sends it) and the terminator.
+    private func closing() -> Data {
+        var data = Data()
+        let finished = results.compactMap { $0 }
+        if job.includeUsage {
+            let usage = job.usage(finished), timeInfo = job.timeInfo(finished)
+            switch job.kind {
+            case .chat:
+                data += event(ChatCompletionChunk(id: job.responseID, created: job.created, model: job.model.id, choices: [],
+                                                  usage: usage, timeInfo: timeInfo))
+            case .completion:
+                data += event(TextCompletion(id: job.responseID, created: job.created, model: job.model.id, choices: [],
+                                             usage: usage, timeInfo: timeInfo))
+            }
+        }
+        return data + Data("data: [DONE]\n\n".utf8)
+    }
+}

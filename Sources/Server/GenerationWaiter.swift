@@ -1,0 +1,74 @@
+import Foundation
+import Engine
+
+/// Gathers the engine's events for the parts of one HTTP request (one per
+/// prompt) so the connection's thread can wait on them; cancels them all if
+/// the client goes away.
+final class GenerationWaiter: @unchecked Sendable {  // all state under `condition`
+    private let condition = NSCondition()
+    private var events: [(part: Int, event: GenerationEvent)] = []
+    private var handles: [RequestHandle] = []
+    private var unfinished = 0
+
+    /// Submits every part; if one is refused, those already queued are cancelled.
+    init(engine: Engine, parts: [GenerationRequest]) throws(EngineError) {
+        for (index, part) in parts.enumerated() {
+            do {
+                let handle = try engine.submit(part) { [self] event in
+                    condition.lock()
+                    events.append((index, event))
+                    if case .finished = event { unfinished -= 1 }
+                    condition.broadcast()
+                    condition.unlock()
+                }
+                condition.lock()
+                handles.append(handle)
+                unfinished += 1
+                condition.unlock()
+            } catch {
+                cancel()
+                throw error
+            }
+        }
+    }
+
+    /// The next event, waiting at most `timeout` seconds; nil if none came.
+    func next(timeout: Double) -> (part: Int, event: GenerationEvent)? {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while events.isEmpty, unfinished > 0 {
+            if !condition.wait(until: deadline) { break }
+        }
+        return events.isEmpty ? nil : events.removeFirst()
+    }
+
+    /// True once every part has delivered `finished` and it has been taken.
+    var isDrained: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return unfinished == 0 && events.isEmpty
+    }
+
+    func cancel() {
+        condition.lock()
+        let all = handles
+        condition.unlock()
+        for handle in all { handle.cancel() }
+    }
+
+    /// Waits for every part to finish, cancelling them if the client hangs up; returns each part's result.
+    func results(watching peer: PeerWatch) -> [GenerationResult?] {
+        var results: [GenerationResult?] = Array(repeating: nil, count: handles.count)
+        var cancelled = false
+        while !isDrained {
+            if let (part, event) = next(timeout: 0.1) {
+                if case .finished(let result) = event { results[part] = result }
+            } else if !cancelled, peer.hasHungUp {
+                cancelled = true
+                cancel()
+            }
+        }
+        return results
+    }
+}

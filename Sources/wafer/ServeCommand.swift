@@ -1,0 +1,88 @@
+import Foundation
+import Engine
+import Server
+
+/// `wafer serve`: the OpenAI-compatible HTTP API on one resident model.
+enum ServeCommand {
+    static func run(_ args: ArraySlice<String>) throws -> Int32 {
+        let a = try Arguments(args, valued: ["model", "model-id", "host", "port", "precision", "max-batch", "max-queue", "kv-tokens",
+                                             "ctx", "batch-window-ms", "api-keys", "max-body-bytes", "max-connections",
+                                             "idle-timeout", "shutdown-grace"],
+                              flags: ["no-prefix-cache"])
+        let path = a.string("model") ?? defaultModelPath()
+        let precision = try parsePrecision(a.string("precision"))
+        let host = a.string("host") ?? "127.0.0.1"
+        let port = try a.int("port", default: 8080)
+        guard (0...65535).contains(port) else { throw UsageError("--port must be between 0 and 65535") }
+        var engine = EngineConfiguration()
+        engine.limits.maxBatch = try a.int("max-batch", default: 32)
+        engine.limits.maxQueue = try a.int("max-queue", default: 256)
+        engine.limits.kvTokens = try a.int("kv-tokens", default: engine.limits.kvTokens)
+        engine.limits.context = try a.int("ctx", default: Int.max)
+        engine.batchWindow = try a.double("batch-window-ms", default: 0) / 1000
+        engine.prefixCache = !a.has("no-prefix-cache")
+        guard engine.limits.maxBatch > 0, engine.limits.maxQueue >= 0, engine.limits.kvTokens > 0, engine.limits.context > 1,
+              engine.batchWindow >= 0 else { throw UsageError("--max-batch, --kv-tokens and --ctx must be positive") }
+        var limits = HTTPLimits()
+        limits.maxBodyBytes = try a.int("max-body-bytes", default: limits.maxBodyBytes)
+        limits.maxConnections = UInt32(clamping: try a.int("max-connections", default: Int(limits.maxConnections)))
+        limits.idleTimeoutSeconds = UInt32(clamping: try a.int("idle-timeout", default: Int(limits.idleTimeoutSeconds)))
+        let grace = try a.double("shutdown-grace", default: 10)
+        let keys: APIKeys?
+        do { keys = try a.string("api-keys").map { try APIKeys(file: $0) } } catch { throw UsageError("\(error)") }
+
+        let api = APIServer(keys: keys)
+        let http = HTTPServer(limits: limits) { api.handle($0) }
+        do { try http.start(host: host, port: UInt16(port)) } catch { throw UsageError("\(error)") }
+        log("listening on http://\(host):\(http.port) (loading \(path))")
+
+        // The model loads while /health answers 503; a failure leaves the server up to say why.
+        let served = Locked<Engine?>(nil)
+        let configuration = engine
+        Thread.detachNewThread {
+            do {
+                let session = try ModelSession(path: path, precision: precision)
+                let engineInstance = Engine(model: session.model, tokenizer: session.tokenizer, configuration: configuration)
+                served.set(engineInstance)
+                let id = a.string("model-id") ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+                api.ready(ServedModel(id: id, engine: engineInstance, tokenizer: session.tokenizer, template: session.template))
+                log("ready: model '\(id)' (\(precision.rawValue) precision, context \(engineInstance.limits.context))")
+            } catch {
+                api.failedToLoad("\(error)")
+                log("error: \(error)")
+            }
+        }
+
+        let stop = DispatchSemaphore(value: 0)
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { stop.signal() }
+            source.resume()
+            sources.append(source)
+        }
+        stop.wait()
+        log("shutting down: finishing requests in flight for up to \(grace) s")
+        http.stopAccepting()
+        served.get()?.shutdown(grace: grace)
+        // Let connection threads send the last events of cancelled streams.
+        Thread.sleep(forTimeInterval: 0.2)
+        http.stop()
+        log("stopped")
+        return 0
+    }
+
+    static func log(_ message: String) {
+        FileHandle.standardError.write(Data("wafer: \(message)\n".utf8))
+    }
+}
+
+/// A value shared between threads.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func get() -> Value { lock.withLock { value } }
+    func set(_ newValue: Value) { lock.withLock { value = newValue } }
+}

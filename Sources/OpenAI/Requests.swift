@@ -167,6 +167,11 @@ extension JSONDecoder {
             return try JSONDecoder().decode(type, from: body)
         } catch DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty {
             throw APIError.invalidRequest("The request body must be a JSON object.", code: "invalid_json")
+        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty
+                    && (try? JSONSerialization.jsonObject(with: body)) != nil {
+            // Foundation reports a fraction where an integer belongs as corrupt data, without naming the field.
+            throw APIError.invalidRequest("A field has a value of the wrong type (such as a fraction where an integer is expected).",
+                                          code: "invalid_type")
         } catch {
             throw APIError(decoding: error)
         }

@@ -11,7 +11,13 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
     private var loadFailure: String?
     private var responses: [String: Int] = [:]
 
-    public init(keys: APIKeys?) { self.keys = keys }
+    /// For the 413 message; the HTTP layer enforces it.
+    let bodyLimit: Int
+
+    public init(keys: APIKeys?, bodyLimit: Int) {
+        self.keys = keys
+        self.bodyLimit = bodyLimit
+    }
 
     /// Called when the model has loaded; until then generation routes answer 503.
     public func ready(_ model: ServedModel) { lock.withLock { loadedModel = model } }
@@ -39,6 +45,7 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
     }
 
     private func route(_ request: HTTPRequest, id: String) throws(APIError) -> HTTPResponse {
+        if request.bodyTooLarge { throw .bodyTooLarge(limit: bodyLimit) }
         let path = request.path.count > 1 && request.path.hasSuffix("/") ? String(request.path.dropLast()) : request.path
         func only(_ method: String) throws(APIError) {
             let allowed = request.method == "HEAD" && method == "GET" ? "HEAD" : method

@@ -61,12 +61,16 @@ final class GenerationWaiter: @unchecked Sendable {  // all state under `conditi
     func results(watching peer: PeerWatch) -> [GenerationResult?] {
         var results: [GenerationResult?] = Array(repeating: nil, count: handles.count)
         var cancelled = false
+        var lastCheck = Date()
         while !isDrained {
-            if let (part, event) = next(timeout: 0.1) {
-                if case .finished(let result) = event { results[part] = result }
-            } else if !cancelled, peer.hasHungUp {
-                cancelled = true
-                cancel()
+            if let (part, event) = next(timeout: 0.1), case .finished(let result) = event { results[part] = result }
+            // Pieces keep arriving while the client may be gone: look at the socket every 100 ms regardless.
+            if !cancelled, Date().timeIntervalSince(lastCheck) >= 0.1 {
+                lastCheck = Date()
+                if peer.hasHungUp {
+                    cancelled = true
+                    cancel()
+                }
             }
         }
         return results

@@ -84,20 +84,13 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         uploadSize.pointee = 0
         return .YES
     }
-    let response: HTTPResponse
-    let path = url.map { String(cString: $0) } ?? "/"
-    if request.tooLarge {
-        response = HTTPResponse(status: 413, headers: [("Content-Type", "application/json"), ("Connection", "close")],
-                                body: .data(Data(#"{"error":{"message":"the request body is larger than the limit of \#(server.limits.maxBodyBytes) bytes","type":"invalid_request_error","param":null,"code":"request_too_large"}}"#.utf8)))
-    } else {
-        let http = HTTPRequest(method: method.map { String(cString: $0) } ?? "GET", path: path,
-                               headers: values(connection, .HEADER_KIND, lowercased: true),
-                               query: values(connection, .GET_ARGUMENT_KIND, lowercased: false),
-                               body: request.body, peer: PeerWatch(fd: wafer_mhd_connection_fd(connection)))
-        request.body = Data()
-        response = server.handler(http)
-    }
-    return queue(response, on: connection)
+    var http = HTTPRequest(method: method.map { String(cString: $0) } ?? "GET", path: url.map { String(cString: $0) } ?? "/",
+                           headers: values(connection, .HEADER_KIND, lowercased: true),
+                           query: values(connection, .GET_ARGUMENT_KIND, lowercased: false),
+                           body: request.body, peer: PeerWatch(fd: wafer_mhd_connection_fd(connection)))
+    http.bodyTooLarge = request.tooLarge
+    request.body = Data()
+    return queue(server.handler(http), on: connection)
 }
 
 private let requestCompleted: MHD_RequestCompletedCallback = { _, _, context, _ in

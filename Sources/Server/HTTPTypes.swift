@@ -8,6 +8,8 @@ public struct HTTPRequest: Sendable {
     public var headers: [String: String]
     public var query: [String: String]
     public var body: Data
+    /// The body went past `HTTPLimits.maxBodyBytes` and was dropped; the handler answers 413.
+    public var bodyTooLarge = false
     /// Lets a handler that waits (on the engine) notice the client hanging up.
     public var peer: PeerWatch
 

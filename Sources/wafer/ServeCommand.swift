@@ -31,7 +31,7 @@ enum ServeCommand {
         let keys: APIKeys?
         do { keys = try a.string("api-keys").map { try APIKeys(file: $0) } } catch { throw UsageError("\(error)") }
 
-        let api = APIServer(keys: keys)
+        let api = APIServer(keys: keys, bodyLimit: limits.maxBodyBytes)
         let http = HTTPServer(limits: limits) { api.handle($0) }
         do { try http.start(host: host, port: UInt16(port)) } catch { throw UsageError("\(error)") }
         log("listening on http://\(host):\(http.port) (loading \(path))")

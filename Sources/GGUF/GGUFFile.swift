@@ -81,6 +81,17 @@ public final class GGUFFile: @unchecked Sendable {  // immutable after init; the
         UnsafeRawBufferPointer(start: base + tensor.fileOffset, count: tensor.byteCount)
     }
 
+    /// Tells the kernel the tensor's pages are not needed (the caller copied
+    /// what it needs): they leave the resident set, and are read again from
+    /// the file only if touched. Only whole pages inside the tensor are dropped.
+    public func release(_ tensor: GGUFTensor) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: base + tensor.fileOffset)
+        let first = (start + page - 1) / page * page, end = (start + tensor.byteCount) / page * page
+        guard end > first else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: first), end - first, MADV_DONTNEED)
+    }
+
     /// The whole tensor dequantised to F32.
     public func floats(of tensor: GGUFTensor) -> [Float] {
         [Float](unsafeUninitializedCapacity: tensor.elementCount) { buffer, count in

@@ -24,6 +24,8 @@ final class Linear: @unchecked Sendable {  // immutable after load
         case full(UnsafeMutablePointer<Float>)
         /// Quantised rows inside the file mapping.
         case quantized(UnsafeRawPointer, GGMLType, rowBytes: Int)
+        /// Q4_1 rows repacked eight at a time (`Q4_1x8`), owned by this object.
+        case repackedQ4_1(UnsafeMutableRawPointer)
     }
 
     /// Rows dequantised per sgemm panel in native precision: 256 × 576
@@ -42,6 +44,9 @@ final class Linear: @unchecked Sendable {  // immutable after load
             let weights = UnsafeMutablePointer<Float>.allocate(capacity: inputs * outputs)
             Dequantize.run(tensor.type, from: bytes, to: weights, count: inputs * outputs)
             storage = .full(weights)
+        case .native where tensor.type == .q4_1 && Q4_1x8.supports(outputs: outputs):
+            storage = .repackedQ4_1(Q4_1x8.repack(bytes, outputs: outputs, blocks: inputs / 32))
+            file.release(tensor)  // the copy replaces the file's pages
         case .native:
             storage = .quantized(bytes, tensor.type, rowBytes: tensor.type.byteCount(elements: inputs))
         }
@@ -53,10 +58,25 @@ final class Linear: @unchecked Sendable {  // immutable after load
         }
     }
 
-    deinit { if case .full(let w) = storage { w.deallocate() } }
+    deinit {
+        switch storage {
+        case .full(let w): w.deallocate()
+        case .repackedQ4_1(let packed): packed.deallocate()
+        case .quantized: break
+        }
+    }
+
+    /// Every row of this matrix can go through the integer kernels (8-bit activations).
+    var hasIntegerKernel: Bool {
+        switch storage {
+        case .quantized(_, let type, _): Q8Activations.supports(type)
+        case .repackedQ4_1: true
+        case .full: false
+        }
+    }
 
     /// Scratch floats one pool thread needs for `apply`.
-    var scratchPerThread: Int { if case .quantized = storage { Self.panelRows * inputs } else { 0 } }
+    var scratchPerThread: Int { if case .full = storage { 0 } else { Self.panelRows * inputs } }
 
     /// y[r, outputs] = x[r, inputs] · Wᵀ (+ bias) for the rows of `layout`:
     /// each gemm block in one sgemm call, the kernel rows with our kernels.
@@ -65,11 +85,13 @@ final class Linear: @unchecked Sendable {  // immutable after load
         let kernelX = x + layout.kernelRows.lowerBound * inputs
         // Kernel rows are quantised once, before the pool splits the outputs.
         var activations: Q8Activations?
-        if case .quantized(_, let type, _) = storage, Q8Activations.supports(type), !layout.kernelRows.isEmpty {
+        if hasIntegerKernel, !layout.kernelRows.isEmpty {
             activations = Q8Activations(kernelX, rows: layout.kernelRows.count, inputs: inputs, buffer: scratch.activations)
         }
         pool.run { part in
-            let slice = WorkerPool.slice(outputs, part: part, of: pool.size)
+            // Slices start at multiples of 8 so the integer kernels see whole groups of rows.
+            let groups = WorkerPool.slice((outputs + 7) / 8, part: part, of: pool.size)
+            let slice = min(groups.lowerBound * 8, outputs)..<min(groups.upperBound * 8, outputs)
             guard !slice.isEmpty else { return }
             for block in layout.gemmBlocks {
                 gemm(x + block.lowerBound * inputs, rows: block.count, outputs: slice, y: y + block.lowerBound * outputs,
@@ -95,11 +117,11 @@ final class Linear: @unchecked Sendable {  // immutable after load
         case .full(let w):
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(slice.count), k, 1, x, k,
                         w + slice.lowerBound * inputs, k, 0, y + slice.lowerBound, Int32(outputs))
-        case .quantized(let base, let type, let rowBytes):
+        case .quantized, .repackedQ4_1:
             var start = slice.lowerBound
             while start < slice.upperBound {
                 let count = min(Self.panelRows, slice.upperBound - start)
-                RowDequantize.run(type, from: base + start * rowBytes, to: panel, count: count * inputs)
+                for r in 0..<count { row(start + r, into: panel + r * inputs) }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(count), k, 1, x, k,
                             panel, k, 0, y + start, Int32(outputs))
                 start += count
@@ -114,6 +136,8 @@ final class Linear: @unchecked Sendable {  // immutable after load
             RowKernels.multiply(inputs: inputs, outputs: slice, x: x, rows: rows, y: y, ldy: outputs) { o, _ in
                 UnsafePointer(w + o * inputs)
             }
+        case .repackedQ4_1(let packed):
+            activations!.multiplyRepacked(packed, outputs: slice, rows: rows, y: y, ldy: outputs)
         case .quantized(let base, let type, let rowBytes) where activations != nil:
             activations!.multiply(type, weights: base, rowBytes: rowBytes, outputs: slice, rows: rows, y: y, ldy: outputs)
         case .quantized(let base, let type, let rowBytes):
@@ -129,6 +153,7 @@ final class Linear: @unchecked Sendable {  // immutable after load
         switch storage {
         case .full(let w): out.update(from: w + index * inputs, count: inputs)
         case .quantized(let base, let type, let rowBytes): RowDequantize.run(type, from: base + index * rowBytes, to: out, count: inputs)
+        case .repackedQ4_1(let packed): Q4_1x8.dequantize(packed, blocks: inputs / 32, row: index, into: out)
         }
     }
 }

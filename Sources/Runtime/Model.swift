@@ -28,6 +28,9 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
     let file: GGUFFile
     let rope: RopeTable
     let linearScratchPerThread: Int
+    /// Native precision whose every matrix has an integer kernel: prompt rows
+    /// take the same kernels as generated rows (faster than dequantising for sgemm).
+    let integerRows: Bool
 
     public init(file: GGUFFile, precision: Precision) throws(ModelError) {
         config = try ModelConfig(file: file)
@@ -35,7 +38,9 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
         self.file = file
         weights = try Weights(file: file, config: config, precision: precision)
         rope = RopeTable(config: config)
-        linearScratchPerThread = weights.linears.map(\.scratchPerThread).max() ?? 0
+        integerRows = weights.linears.allSatisfy(\.hasIntegerKernel)
+        // sgemm's dequantised panels are only needed when prompt rows use sgemm.
+        linearScratchPerThread = integerRows ? 0 : weights.linears.map(\.scratchPerThread).max() ?? 0
     }
 
     /// A cache for one sequence of at most `capacity` tokens (default: the model's context).
@@ -46,7 +51,7 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
     /// Prompt rows go through sgemm when a batch-invariant tile was found;
     /// generated rows always through our kernels (one row is bandwidth-bound,
     /// and a padded sgemm tile would multiply its work).
-    func usesGemm(_ kind: SequenceInput.Kind) -> Bool { GemmTile.rows != nil && kind == .prompt }
+    func usesGemm(_ kind: SequenceInput.Kind) -> Bool { GemmTile.rows != nil && kind == .prompt && !integerRows }
 
     /// Runs the new tokens of every sequence and returns the logits of each
     /// sequence's last new token: [batch.count, vocabularySize], row-major.

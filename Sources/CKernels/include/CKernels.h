@@ -15,6 +15,10 @@ void wafer_quantize_rows_q8(const float *x, int rows, int blocks, int8_t *q, flo
 /// A row's result is the same fixed sequence of operations whatever `rows` is.
 void wafer_q4_1_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_begin, int out_end,
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
+/// Q4_1 repacked by Runtime's Q4_1x8 (eight rows interleaved): outputs
+/// 8·group_begin ..< 8·group_end. A different, equally fixed order of operations per output than wafer_q4_1_rows.
+void wafer_q4_1x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
+                       const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
 void wafer_q8_0_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_begin, int out_end,
                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
 

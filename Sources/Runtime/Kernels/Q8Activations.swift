@@ -39,4 +39,10 @@ struct Q8Activations {
             preconditionFailure("no integer kernel for \(type)")
         }
     }
+
+    /// The same for Q4_1 weights repacked by `Q4_1x8`; `outputs` starts and ends at multiples of 8.
+    func multiplyRepacked(_ packed: UnsafeRawPointer, outputs: Range<Int>, rows: Int, y: UnsafeMutablePointer<Float>, ldy: Int) {
+        wafer_q4_1x8_rows(packed.assumingMemoryBound(to: UInt8.self), Int32(blocks), Int32(outputs.lowerBound / 8),
+                          Int32(outputs.upperBound / 8), q, scale, sum, Int32(rows), y, ldy)
+    }
 }

@@ -1,0 +1,95 @@
+import Testing
+import GGUF
+@testable import Runtime
+
+/// The integer decode kernels against a float64 reference, and the Q4_1
+/// repacking against the original blocks. Uses a real Q4_1 and a real Q8_0
+/// tensor of the default model.
+@Suite(.enabled(if: modelTestsEnabled, "model-level tests run in release builds (swift test -c release)"))
+struct IntegerKernelTests {
+    static let file = SharedModels.file
+
+    /// Rows of activations with a spread of magnitudes, including an all-zero block.
+    static func activations(rows: Int, inputs: Int) -> [Float] {
+        var state: UInt64 = 12345
+        return (0..<rows * inputs).map { i in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let unit = Float(state >> 40) / Float(1 << 24) - 0.5
+            return i % inputs < 32 && i / inputs == 1 ? 0 : unit * Float(1 + i % 7)
+        }
+    }
+
+    @Test func repackedQ4_1DequantisesToTheOriginalBlocks() throws {
+        let tensor = try #require(Self.file.tensor(named: "blk.0.ffn_gate.weight"))
+        #expect(tensor.type == .q4_1)
+        let (inputs, outputs) = (tensor.shape[0], tensor.shape[1])
+        let source = Self.file.bytes(of: tensor).baseAddress!
+        let packed = Q4_1x8.repack(source, outputs: outputs, blocks: inputs / 32)
+        defer { packed.deallocate() }
+        var ours = [Float](repeating: 0, count: inputs), original = ours
+        for row in [0, 1, 7, 8, 100, outputs - 1] {
+            Q4_1x8.dequantize(packed, blocks: inputs / 32, row: row, into: &ours)
+            Dequantize.run(.q4_1, from: source + row * tensor.type.byteCount(elements: inputs), to: &original, count: inputs)
+            #expect(ours == original, "row \(row)")
+        }
+    }
+
+    /// y = W·x with x quantised to 8 bits: the exact integer sums, scaled in float64.
+    static func reference(_ type: GGMLType, _ w: UnsafeRawPointer, rowBytes: Int, output: Int, _ a: Q8Activations, row: Int) -> Double {
+        var total = 0.0
+        for b in 0..<a.blocks {
+            let at = row * a.blocks + b
+            let block = w + output * rowBytes + b * (type == .q4_1 ? 20 : 34)
+            let d = Double(Dequantize.half(block, 0))
+            var isum = 0
+            for e in 0..<32 {
+                let weight = type == .q4_1
+                    ? Int(e < 16 ? block.load(fromByteOffset: 4 + e, as: UInt8.self) & 0xF : block.load(fromByteOffset: 4 + e - 16, as: UInt8.self) >> 4)
+                    : Int(block.load(fromByteOffset: 2 + e, as: Int8.self))
+                isum += weight * Int(a.q[at * 32 + e])
+            }
+            total += d * Double(a.scale[at]) * Double(isum)
+            if type == .q4_1 { total += Double(Dequantize.half(block, 2)) * Double(a.sum[at]) }
+        }
+        return total
+    }
+
+    @Test(arguments: ["blk.0.ffn_gate.weight", "token_embd.weight"])
+    func kernelsMatchTheReferenceAndIgnoreTheRowCount(_ name: String) throws {
+        let tensor = try #require(Self.file.tensor(named: name))
+        let (inputs, outputs) = (tensor.shape[0], tensor.shape[1])
+        let rowBytes = tensor.type.byteCount(elements: inputs)
+        let source = Self.file.bytes(of: tensor).baseAddress!
+        let rows = 5  // a tile of four and a tail of one
+        let x = Self.activations(rows: rows, inputs: inputs)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs), alignment: 64)
+        defer { buffer.deallocate() }
+        let a = Q8Activations(x, rows: rows, inputs: inputs, buffer: buffer)
+        let checked = 0..<64
+        var y = [Float](repeating: 0, count: rows * outputs)
+        var packed: UnsafeMutableRawPointer?
+        defer { packed?.deallocate() }
+        if tensor.type == .q4_1 {
+            packed = Q4_1x8.repack(source, outputs: outputs, blocks: inputs / 32)
+            a.multiplyRepacked(packed!, outputs: checked, rows: rows, y: &y, ldy: outputs)
+        } else {
+            a.multiply(tensor.type, weights: source, rowBytes: rowBytes, outputs: checked, rows: rows, y: &y, ldy: outputs)
+        }
+        for r in 0..<rows {
+            for o in checked {
+                let expected = Self.reference(tensor.type, source, rowBytes: rowBytes, output: o, a, row: r)
+                #expect(abs(Double(y[r * outputs + o]) - expected) <= 1e-5 * max(1, abs(expected)), "\(name) row \(r) output \(o)")
+            }
+        }
+        // The last row alone: bit-identical to its result among five.
+        let last: [Float] = Array(x[((rows - 1) * inputs)...])
+        let alone = Q8Activations(last, rows: 1, inputs: inputs, buffer: buffer)
+        var single = [Float](repeating: 0, count: outputs)
+        if let packed {
+            alone.multiplyRepacked(packed, outputs: checked, rows: 1, y: &single, ldy: outputs)
+        } else {
+            alone.multiply(tensor.type, weights: source, rowBytes: rowBytes, outputs: checked, rows: 1, y: &single, ldy: outputs)
+        }
+        #expect(Array(single[checked]) == Array(y[(rows - 1) * outputs + checked.lowerBound..<(rows - 1) * outputs + checked.upperBound]))
+    }
+}

@@ -15,16 +15,21 @@ public struct Usage: Encodable, Sendable {
     public var completionTokens: Int
     public var totalTokens: Int
     public var promptTokensDetails: PromptTokensDetails
+    /// Wafer's meter: the flat rate applied and the exact cost (absent when unmetered).
+    public var costUsd: Decimal?
+    public var priceUsdPerMtok: Decimal?
 
     public struct PromptTokensDetails: Encodable, Sendable {
         public var cachedTokens: Int
     }
 
-    public init(promptTokens: Int, completionTokens: Int, cachedTokens: Int) {
+    public init(promptTokens: Int, completionTokens: Int, cachedTokens: Int, costUsd: Decimal? = nil, priceUsdPerMtok: Decimal? = nil) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
         totalTokens = promptTokens + completionTokens
         promptTokensDetails = PromptTokensDetails(cachedTokens: cachedTokens)
+        self.costUsd = costUsd
+        self.priceUsdPerMtok = priceUsdPerMtok
     }
 }
 
@@ -202,11 +207,14 @@ public struct ModelObject: Encodable, Sendable {
     public var created: Int
     public var ownedBy: String
     public var contextLength: Int
-    public init(id: String, created: Int, ownedBy: String, contextLength: Int) {
+    /// The on-demand flat rate, when the server meters.
+    public var priceUsdPerMtok: Decimal?
+    public init(id: String, created: Int, ownedBy: String, contextLength: Int, priceUsdPerMtok: Decimal?) {
         self.id = id
         self.created = created
         self.ownedBy = ownedBy
         self.contextLength = contextLength
+        self.priceUsdPerMtok = priceUsdPerMtok
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Metering
 
 /// The API keys a server accepts (`--api-keys FILE`), each with the name and
 /// tier it is billed under. The file is JSON:
@@ -7,7 +8,7 @@ public struct APIKeys: Sendable {
     public struct Entry: Sendable, Decodable {
         public let key: String
         public let name: String
-        public let tier: String
+        public let tier: Tier
         public let admin: Bool
 
         enum CodingKeys: String, CodingKey { case key, name, tier, admin }
@@ -15,7 +16,7 @@ public struct APIKeys: Sendable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             key = try c.decode(String.self, forKey: .key)
             name = try c.decode(String.self, forKey: .name)
-            tier = try c.decodeIfPresent(String.self, forKey: .tier) ?? "on-demand"
+            tier = try c.decodeIfPresent(Tier.self, forKey: .tier) ?? .onDemand
             admin = try c.decodeIfPresent(Bool.self, forKey: .admin) ?? false
         }
     }

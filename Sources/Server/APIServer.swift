@@ -1,11 +1,14 @@
 import Foundation
 import Engine
+import Metering
 import OpenAI
 
 /// The OpenAI-compatible API: routing, auth, request ids and the error
 /// envelope around the routes. Runs on the HTTP layer's connection threads.
 public final class APIServer: @unchecked Sendable {  // `model` is set once under `lock`; counters under `lock`
     public let keys: APIKeys?
+    /// Prices and the ledger; nil serves unmetered (tests of routing only).
+    public let meter: Meter?
     private let lock = NSLock()
     private var loadedModel: ServedModel?
     private var loadFailure: String?
@@ -14,9 +17,10 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
     /// For the 413 message; the HTTP layer enforces it.
     let bodyLimit: Int
 
-    public init(keys: APIKeys?, bodyLimit: Int) {
+    public init(keys: APIKeys?, bodyLimit: Int, meter: Meter?) {
         self.keys = keys
         self.bodyLimit = bodyLimit
+        self.meter = meter
     }
 
     /// Called when the model has loaded; until then generation routes answer 503.
@@ -29,10 +33,20 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         let id = Self.makeID()
         var response: HTTPResponse
+        var caller: Caller?
         do {
-            response = try route(request, id: id)
+            if request.path.hasPrefix("/v1/") { caller = try authorize(request) }
+            response = try route(request, id: id, caller: caller ?? .anonymous)
         } catch {
             response = Self.errorResponse(error)
+            // A refused generation request still gets its (token-free) ledger row.
+            if let caller, Self.isGeneration(request.path), let model {
+                _ = try? record(LedgerRow(requestID: id, createdAt: Date().timeIntervalSince1970, keyName: caller.name,
+                                          tier: caller.tier.rawValue, model: model.id, route: request.path, status: error.status,
+                                          promptTokens: 0, cachedTokens: 0, completionTokens: 0,
+                                          ratePerMillion: meter?.rate(model: model.id, tier: caller.tier) ?? 0, costUSD: 0,
+                                          timeToFirstToken: nil, duration: 0, finishReason: "refused"))
+            }
         }
         response.headers.insert(("x-request-id", id), at: 0)
         let route = Self.routeLabel(request.path)
@@ -44,7 +58,17 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
         .json(error.body, status: error.status, headers: error.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
     }
 
-    private func route(_ request: HTTPRequest, id: String) throws(APIError) -> HTTPResponse {
+    static func isGeneration(_ path: String) -> Bool { path == "/v1/chat/completions" || path == "/v1/completions" }
+
+    /// Writes a ledger row and waits until it is durable (no-op when unmetered).
+    func record(_ row: LedgerRow) throws(APIError) {
+        guard let meter else { return }
+        do { try meter.ledger.record(row) } catch {
+            throw .server("The request could not be metered (\(error)); it is not billed and its output is withheld.")
+        }
+    }
+
+    private func route(_ request: HTTPRequest, id: String, caller: Caller) throws(APIError) -> HTTPResponse {
         if request.bodyTooLarge { throw .bodyTooLarge(limit: bodyLimit) }
         let path = request.path.count > 1 && request.path.hasSuffix("/") ? String(request.path.dropLast()) : request.path
         func only(_ method: String) throws(APIError) {
@@ -64,32 +88,33 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
             break
         }
         guard path.hasPrefix("/v1/") else { throw .notFound("Unknown route \(request.method) \(path).", code: "unknown_route") }
-        try authorize(request)
         let model = try readyModel()
+        let price = meter?.rate(model: model.id, tier: .onDemand)
         switch path {
         case "/v1/models":
             try only("GET")
-            return .json(WireJSON.encode(ModelList(data: [model.object])))
+            return .json(WireJSON.encode(ModelList(data: [model.object(price: price)])))
         case "/v1/chat/completions":
             try only("POST")
-            return try chatCompletion(request, model: model, id: id)
+            return try run(try GenerationJob.chat(request.body, model: model, id: id, caller: caller, route: path), peer: request.peer)
         case "/v1/completions":
             try only("POST")
-            return try completion(request, model: model, id: id)
+            return try run(try GenerationJob.completion(request.body, model: model, id: id, caller: caller, route: path), peer: request.peer)
         case _ where path.hasPrefix("/v1/models/"):
             try only("GET")
             let name = String(path.dropFirst("/v1/models/".count)).removingPercentEncoding ?? ""
             guard name == model.id else { throw Self.unknownModel(name) }
-            return .json(WireJSON.encode(model.object))
+            return .json(WireJSON.encode(model.object(price: price)))
         default:
             throw .notFound("Unknown route \(request.method) \(path).", code: "unknown_route")
         }
     }
 
-    private func authorize(_ request: HTTPRequest) throws(APIError) {
-        guard let keys else { return }
+    private func authorize(_ request: HTTPRequest) throws(APIError) -> Caller {
+        guard let keys else { return .anonymous }
         guard let header = request.headers["authorization"], header.hasPrefix("Bearer "),
-              keys.match(String(header.dropFirst("Bearer ".count))) != nil else { throw .unauthorized }
+              let entry = keys.match(String(header.dropFirst("Bearer ".count))) else { throw .unauthorized }
+        return Caller(name: entry.name, tier: entry.tier)
     }
 
     private func readyModel() throws(APIError) -> ServedModel {

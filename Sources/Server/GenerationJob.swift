@@ -1,5 +1,6 @@
 import Foundation
 import Engine
+import Metering
 import OpenAI
 
 /// One chat or completion request, turned into engine requests (one per
@@ -10,6 +11,8 @@ struct GenerationJob {
     let kind: Kind
     let id: String
     let model: ServedModel
+    let caller: Caller
+    let route: String
     let parts: [GenerationRequest]
     let choicesPerPart: Int
     let stream: Bool
@@ -29,7 +32,7 @@ struct GenerationJob {
                                  choices: try fields.choices(), ignoreEndOfTurn: fields.ignoreEOS ?? false)
     }
 
-    static func chat(_ body: Data, model: ServedModel, id: String) throws(APIError) -> GenerationJob {
+    static func chat(_ body: Data, model: ServedModel, id: String, caller: Caller, route: String) throws(APIError) -> GenerationJob {
         let request = try JSONDecoder.request(ChatCompletionRequest.self, from: body)
         guard request.model == model.id else { throw APIServer.unknownModel(request.model) }
         if request.topLogprobs != nil, request.logprobs != true {
@@ -37,12 +40,12 @@ struct GenerationJob {
         }
         let topLogprobs = request.logprobs == true ? (request.topLogprobs ?? 0) : nil
         let part = try part(try model.chatPrompt(request.messages), fields: request.fields, topLogprobs: topLogprobs, model: model)
-        return GenerationJob(kind: .chat, id: id, model: model, parts: [part], choicesPerPart: part.choices,
+        return GenerationJob(kind: .chat, id: id, model: model, caller: caller, route: route, parts: [part], choicesPerPart: part.choices,
                              stream: request.fields.stream ?? false, includeUsage: request.fields.streamOptions?.includeUsage ?? false,
                              logprobs: topLogprobs, echo: nil)
     }
 
-    static func completion(_ body: Data, model: ServedModel, id: String) throws(APIError) -> GenerationJob {
+    static func completion(_ body: Data, model: ServedModel, id: String, caller: Caller, route: String) throws(APIError) -> GenerationJob {
         let request = try JSONDecoder.request(CompletionRequest.self, from: body)
         guard request.model == model.id else { throw APIServer.unknownModel(request.model) }
         let prompts: [[Int32]]
@@ -61,7 +64,8 @@ struct GenerationJob {
             try part(p, fields: request.fields, topLogprobs: request.logprobs, model: model)
         }
         if request.echo != true { texts = [] }
-        return GenerationJob(kind: .completion, id: id, model: model, parts: parts, choicesPerPart: parts[0].choices,
+        return GenerationJob(kind: .completion, id: id, model: model, caller: caller, route: route, parts: parts,
+                             choicesPerPart: parts[0].choices,
                              stream: request.fields.stream ?? false, includeUsage: request.fields.streamOptions?.includeUsage ?? false,
                              logprobs: request.logprobs, echo: request.echo == true ? texts : nil)
     }
@@ -76,10 +80,30 @@ struct GenerationJob {
         }
     }
 
-    func usage(_ results: [GenerationResult]) -> Usage {
+    func usage(_ results: [GenerationResult], charge: Charge?) -> Usage {
         Usage(promptTokens: results.reduce(0) { $0 + $1.usage.promptTokens },
               completionTokens: results.reduce(0) { $0 + $1.usage.completionTokens },
-              cachedTokens: results.reduce(0) { $0 + $1.usage.cachedPromptTokens })
+              cachedTokens: results.reduce(0) { $0 + $1.usage.cachedPromptTokens },
+              costUsd: charge?.cost, priceUsdPerMtok: charge?.ratePerMillion)
+    }
+
+    /// What the finished parts are billed: every prompt token and every token generated.
+    func charge(_ results: [GenerationResult], meter: Meter?) -> Charge? {
+        meter?.charge(model: model.id, caller: caller, promptTokens: results.reduce(0) { $0 + $1.usage.promptTokens },
+                      completionTokens: results.reduce(0) { $0 + $1.usage.completionTokens })
+    }
+
+    func ledgerRow(_ results: [GenerationResult], charge: Charge?, status: Int) -> LedgerRow {
+        let usage = usage(results, charge: charge), time = timeInfo(results)
+        let reasons = results.flatMap { $0.choices.map(\.finishReason) }
+        let reason = results.contains { $0.error != nil } ? FinishReason.error
+            : reasons.contains(.cancelled) ? .cancelled : reasons.first ?? .error
+        return LedgerRow(requestID: id, createdAt: time.created, keyName: caller.name, tier: caller.tier.rawValue, model: model.id,
+                         route: route, status: status, promptTokens: usage.promptTokens,
+                         cachedTokens: usage.promptTokensDetails.cachedTokens, completionTokens: usage.completionTokens,
+                         ratePerMillion: charge?.ratePerMillion ?? 0, costUSD: charge?.cost ?? 0,
+                         timeToFirstToken: results.compactMap(\.timing.timeToFirstToken).min(), duration: time.totalTime,
+                         finishReason: reason.rawValue)
     }
 
     /// The parts ran side by side, so the request's times are the longest of theirs.
@@ -116,8 +140,8 @@ struct GenerationJob {
     }
 
     /// The whole response of a non-streamed request.
-    func body(_ results: [GenerationResult]) -> Data {
-        let usage = usage(results), timeInfo = timeInfo(results)
+    func body(_ results: [GenerationResult], charge: Charge?) -> Data {
+        let usage = usage(results, charge: charge), timeInfo = timeInfo(results)
         switch kind {
         case .chat:
             let choices = results.enumerated().flatMap { p, result in

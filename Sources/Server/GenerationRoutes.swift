@@ -1,32 +1,31 @@
 import Foundation
 import Engine
+import Metering
 import OpenAI
 
 extension APIServer {
-    func chatCompletion(_ request: HTTPRequest, model: ServedModel, id: String) throws(APIError) -> HTTPResponse {
-        try run(try GenerationJob.chat(request.body, model: model, id: id), peer: request.peer)
-    }
-
-    func completion(_ request: HTTPRequest, model: ServedModel, id: String) throws(APIError) -> HTTPResponse {
-        try run(try GenerationJob.completion(request.body, model: model, id: id), peer: request.peer)
-    }
-
     /// Submits the job; a refusal (queue full, context too long) is answered
-    /// before any byte of the response, streamed or not.
-    private func run(_ job: GenerationJob, peer: PeerWatch) throws(APIError) -> HTTPResponse {
+    /// before any byte of the response, streamed or not. Whatever ran is
+    /// billed, and its ledger row is durable before the response is sent.
+    func run(_ job: GenerationJob, peer: PeerWatch) throws(APIError) -> HTTPResponse {
         let waiter: GenerationWaiter
         do { waiter = try GenerationWaiter(engine: job.model.engine, parts: job.parts) } catch { throw APIError(error) }
         if job.stream {
             return HTTPResponse(status: 200, headers: [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")],
-                                body: .stream(EventStream(job: job, waiter: waiter, peer: peer)))
+                                body: .stream(EventStream(job: job, waiter: waiter, peer: peer, api: self)))
         }
         let finished = waiter.results(watching: peer).compactMap { $0 }
         guard finished.count == job.parts.count else { throw .server("A generation did not finish.") }
-        if let failure = finished.compactMap(\.error).first { throw .server("The model failed: \(failure)") }
-        if finished.contains(where: { $0.choices.contains { $0.finishReason == .cancelled } }), !peer.hasHungUp {
-            throw .unavailable("The server is shutting down; the request was cancelled.")
+        let charge = job.charge(finished, meter: meter)
+        var failure: APIError?
+        if let error = finished.compactMap(\.error).first {
+            failure = .server("The model failed: \(error)")
+        } else if finished.contains(where: { $0.choices.contains { $0.finishReason == .cancelled } }), !peer.hasHungUp {
+            failure = .unavailable("The server is shutting down; the request was cancelled.")
         }
-        return .json(job.body(finished))
+        try record(job.ledgerRow(finished, charge: charge, status: failure?.status ?? 200))
+        if let failure { throw failure }
+        return .json(job.body(finished, charge: charge), headers: charge?.headers ?? [])
     }
 }
 
@@ -37,6 +36,7 @@ final class EventStream: ResponseStream, @unchecked Sendable {  // used by the c
     private let job: GenerationJob
     private let waiter: GenerationWaiter
     private let peer: PeerWatch
+    private let api: APIServer
     private var started = false
     private var ended = false
     private var results: [GenerationResult?]
@@ -44,10 +44,11 @@ final class EventStream: ResponseStream, @unchecked Sendable {  // used by the c
     private var sentLength: [Int: Int] = [:]
     private var cancelled = false
 
-    init(job: GenerationJob, waiter: GenerationWaiter, peer: PeerWatch) {
+    init(job: GenerationJob, waiter: GenerationWaiter, peer: PeerWatch, api: APIServer) {
         self.job = job
         self.waiter = waiter
         self.peer = peer
+        self.api = api
         results = Array(repeating: nil, count: job.parts.count)
     }
 
@@ -81,7 +82,15 @@ final class EventStream: ResponseStream, @unchecked Sendable {  // used by the c
         }
     }
 
-    func close() { if !ended { waiter.cancel() } }
+    /// The client left before the end: cancel, and bill what was produced.
+    func close() {
+        guard !ended else { return }
+        ended = true
+        waiter.cancel()
+        for (part, result) in waiter.results(watching: PeerWatch(fd: -1)).enumerated() where result != nil { results[part] = result }
+        let finished = results.compactMap { $0 }
+        try? api.record(job.ledgerRow(finished, charge: job.charge(finished, meter: api.meter), status: 200))
+    }
 
     private func event<T: Encodable>(_ value: T) -> Data { Data("data: ".utf8) + WireJSON.encode(value) + Data("\n\n".utf8) }
 
@@ -143,12 +152,18 @@ final class EventStream: ResponseStream, @unchecked Sendable {  // used by the c
         return data
     }
 
-    /// The usage chunk (with an empty choice list, as OpenAI sends it) and the terminator.
+    /// The usage chunk (with an empty choice list, as OpenAI sends it) and
+    /// the terminator, once the ledger row is durable; if it cannot be
+    /// written, an error event instead of `[DONE]`.
     private func closing() -> Data {
         var data = Data()
         let finished = results.compactMap { $0 }
+        let charge = job.charge(finished, meter: api.meter)
+        do { try api.record(job.ledgerRow(finished, charge: charge, status: 200)) } catch {
+            return event(["error": ["message": error.message, "type": error.type, "code": error.code ?? ""]])
+        }
         if job.includeUsage {
-            let usage = job.usage(finished), timeInfo = job.timeInfo(finished)
+            let usage = job.usage(finished, charge: charge), timeInfo = job.timeInfo(finished)
             switch job.kind {
             case .chat:
                 data += event(ChatCompletionChunk(id: job.responseID, created: job.created, model: job.model.id, choices: [],

@@ -20,8 +20,8 @@ public final class ServedModel: Sendable {
         created = Int(Date().timeIntervalSince1970)
     }
 
-    public var object: ModelObject {
-        ModelObject(id: id, created: created, ownedBy: "wafer", contextLength: engine.limits.context)
+    func object(price: Decimal?) -> ModelObject {
+        ModelObject(id: id, created: created, ownedBy: "wafer", contextLength: engine.limits.context, priceUsdPerMtok: price)
     }
 
     /// Prompt ids for chat messages, rendered with the model's own template

@@ -1,5 +1,6 @@
 import Foundation
 import Engine
+import Metering
 import Server
 
 /// `wafer serve`: the OpenAI-compatible HTTP API on one resident model.
@@ -7,7 +8,7 @@ enum ServeCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
         let a = try Arguments(args, valued: ["model", "model-id", "host", "port", "precision", "max-batch", "max-queue", "kv-tokens",
                                              "ctx", "batch-window-ms", "api-keys", "max-body-bytes", "max-connections",
-                                             "idle-timeout", "shutdown-grace"],
+                                             "idle-timeout", "shutdown-grace", "prices", "ledger"],
                               flags: ["no-prefix-cache"])
         let path = a.string("model") ?? defaultModelPath()
         let precision = try parsePrecision(a.string("precision"))
@@ -31,7 +32,16 @@ enum ServeCommand {
         let keys: APIKeys?
         do { keys = try a.string("api-keys").map { try APIKeys(file: $0) } } catch { throw UsageError("\(error)") }
 
-        let api = APIServer(keys: keys, bodyLimit: limits.maxBodyBytes)
+        let prices: PriceSheet
+        do { prices = try a.string("prices").map { try PriceSheet(file: $0) } ?? .standard } catch { throw UsageError("\(error)") }
+        let ledgerPath = a.string("ledger") ?? "data/ledger.db"
+        let ledger: Ledger
+        do {
+            try FileManager.default.createDirectory(at: URL(fileURLWithPath: ledgerPath).deletingLastPathComponent(),
+                                                    withIntermediateDirectories: true)
+            ledger = try Ledger(path: ledgerPath)
+        } catch { throw UsageError("\(error)") }
+        let api = APIServer(keys: keys, bodyLimit: limits.maxBodyBytes, meter: Meter(prices: prices, ledger: ledger))
         let http = HTTPServer(limits: limits) { api.handle($0) }
         do { try http.start(host: host, port: UInt16(port)) } catch { throw UsageError("\(error)") }
         log("listening on http://\(host):\(http.port) (loading \(path))")
@@ -69,6 +79,7 @@ enum ServeCommand {
         // Let connection threads send the last events of cancelled streams.
         Thread.sleep(forTimeInterval: 0.2)
         http.stop()
+        ledger.close()
         log("stopped")
         return 0
     }

@@ -6,6 +6,7 @@ usage: wafer COMMAND [OPTIONS]
   serve [--model PATH] [--host 127.0.0.1] [--port 8080] [--model-id ID] [--precision full|native] [--api-keys FILE]
         [--max-batch 32] [--max-queue 256] [--kv-tokens N] [--ctx N] [--batch-window-ms MS] [--no-prefix-cache]
         [--max-body-bytes N] [--max-connections N] [--idle-timeout S] [--shutdown-grace S]
+        [--prices FILE] [--ledger PATH (default data/ledger.db)]
   generate --prompt TEXT | --chat TEXT [--model PATH] [--max-tokens N] [--temperature T] [--seed S] [--precision full|native]
   tokenize [--model PATH] [--no-bos] [--no-special] [--ids] TEXT
   info [PATH]

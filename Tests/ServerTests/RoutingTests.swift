@@ -5,7 +5,7 @@ import OpenAI
 
 /// Routing, auth and the error envelope, without a model (the server is "loading").
 struct RoutingTests {
-    let api = APIServer(keys: nil, bodyLimit: 1024)
+    let api = APIServer(keys: nil, bodyLimit: 1024, meter: nil)
 
     func error(_ response: HTTPResponse) throws -> [String: Any] {
         guard case .data(let body) = response.body else { throw ServerError("streamed") }
@@ -46,7 +46,7 @@ struct RoutingTests {
 
     @Test func keysAreCheckedBeforeAnythingElse() throws {
         let keyed = APIServer(keys: APIKeys(entries: [try JSONDecoder().decode(APIKeys.Entry.self, from: Data(#"{"key":"sk-12345678","name":"a"}"#.utf8))]),
-                              bodyLimit: 1024)
+                              bodyLimit: 1024, meter: nil)
         #expect(keyed.handle(HTTPRequest(method: "GET", path: "/v1/models")).status == 401)
         #expect(keyed.handle(HTTPRequest(method: "GET", path: "/v1/models", headers: ["authorization": "Bearer sk-12345679"])).status == 401)
         #expect(keyed.handle(HTTPRequest(method: "GET", path: "/v1/models", headers: ["authorization": "Bearer sk-12345678"])).status == 503)

@@ -2,7 +2,9 @@
 import os
 import re
 import signal
+import sqlite3
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -17,8 +19,9 @@ MODEL_ID = "SmolLM2-135M-Instruct.Q4_1"
 
 
 class Server:
-    def __init__(self, *args):
-        self.process = subprocess.Popen([str(WAFER), "serve", "--port", "0", *args], cwd=ROOT,
+    def __init__(self, *args, ledger=None):
+        self.ledger = ledger or str(Path(tempfile.mkdtemp(prefix="wafer-e2e-")) / "ledger.db")
+        self.process = subprocess.Popen([str(WAFER), "serve", "--port", "0", "--ledger", self.ledger, *args], cwd=ROOT,
                                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         self.log = []
         listening = threading.Event()
@@ -58,6 +61,15 @@ class Server:
                 name, value = line.rsplit(" ", 1)
                 values[name] = float(value)
         return values
+
+    def rows(self, where="1", params=()):
+        """Ledger rows as dicts, read with a separate SQLite connection."""
+        db = sqlite3.connect(self.ledger)
+        db.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in db.execute(f"SELECT * FROM requests WHERE {where}", params)]
+        finally:
+            db.close()
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.process.poll() is None:

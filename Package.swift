@@ -30,7 +30,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Tokenizer", "GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Runtime", "Tokenizer", "GGUF"], swiftSettings: cpuFlags),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "OpenAI", "Engine"], swiftSettings: cpuFlags),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "OpenAI", "Engine", "Metering"], swiftSettings: cpuFlags),
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "CSQLite"], swiftSettings: cpuFlags),
         // Runs the built `wafer` binary, so it depends on it to be built first.
         .testTarget(name: "WaferCLITests", dependencies: ["wafer"], swiftSettings: cpuFlags),

@@ -1,14 +1,17 @@
 import Foundation
 
 /// Who is calling, as the API key file says (open access bills as "anonymous", on demand).
+/// An admin sees everyone's usage; others only their own. Without API keys the server is open and everyone is an admin.
 public struct Caller: Sendable, Equatable {
     public var name: String
     public var tier: Tier
-    public init(name: String, tier: Tier) {
+    public var isAdmin: Bool
+    public init(name: String, tier: Tier, isAdmin: Bool = false) {
         self.name = name
         self.tier = tier
+        self.isAdmin = isAdmin
     }
-    public static let anonymous = Caller(name: "anonymous", tier: .onDemand)
+    public static let anonymous = Caller(name: "anonymous", tier: .onDemand, isAdmin: true)
 }
 
 public enum Tier: String, Sendable, Equatable, Codable {

@@ -9,12 +9,22 @@ public struct PriceSheet: Sendable, Equatable {
         public var onDemandPerMillion: Decimal
         public var reservedPerMillion: Decimal
         public var reservedCommitmentTokensPerMonth: Int
+        public init(onDemandPerMillion: Decimal, reservedPerMillion: Decimal, reservedCommitmentTokensPerMonth: Int) {
+            self.onDemandPerMillion = onDemandPerMillion
+            self.reservedPerMillion = reservedPerMillion
+            self.reservedCommitmentTokensPerMonth = reservedCommitmentTokensPerMonth
+        }
     }
 
     public struct ReferenceProvider: Sendable, Equatable {
         public var name: String
         public var promptPerMillion: Decimal
         public var completionPerMillion: Decimal
+        public init(name: String, promptPerMillion: Decimal, completionPerMillion: Decimal) {
+            self.name = name
+            self.promptPerMillion = promptPerMillion
+            self.completionPerMillion = completionPerMillion
+        }
     }
 
     /// Prices by model id; "*" applies to any model not listed.

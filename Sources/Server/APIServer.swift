@@ -88,6 +88,10 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
             break
         }
         guard path.hasPrefix("/v1/") else { throw .notFound("Unknown route \(request.method) \(path).", code: "unknown_route") }
+        if path == "/v1/usage" || path.hasPrefix("/v1/usage/requests/") {
+            try only("GET")
+            return try usage(request, path: path, caller: caller)
+        }
         let model = try readyModel()
         let price = meter?.rate(model: model.id, tier: .onDemand)
         switch path {
@@ -114,7 +118,7 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
         guard let keys else { return .anonymous }
         guard let header = request.headers["authorization"], header.hasPrefix("Bearer "),
               let entry = keys.match(String(header.dropFirst("Bearer ".count))) else { throw .unauthorized }
-        return Caller(name: entry.name, tier: entry.tier)
+        return Caller(name: entry.name, tier: entry.tier, isAdmin: entry.admin)
     }
 
     private func readyModel() throws(APIError) -> ServedModel {

@@ -114,3 +114,34 @@ struct LedgerTests {
         #expect(throws: LedgerError.self) { try Ledger(path: path) }
     }
 }
+
+struct UsageReportTests {
+    @Test func groupsBillsAndComparisons() throws {
+        let path = LedgerTests.temporaryPath()
+        let ledger = try Ledger(path: path)
+        let november = 1_795_000_000.0  // 2026-11-18
+        for (i, key) in ["alice", "alice", "bob"].enumerated() {
+            var row = LedgerTests.row("r\(i)", key: key, tokens: 999)  // 999 prompt + 1 completion
+            row.createdAt = november + Double(i) * 86_400
+            try ledger.record(row)
+        }
+        var outside = LedgerTests.row("old", key: "alice")
+        outside.createdAt = november - 40 * 86_400
+        try ledger.record(outside)
+        ledger.close()
+
+        let sheet = PriceSheet(models: ["*": .init(onDemandPerMillion: 1, reservedPerMillion: Decimal(string: "0.5")!,
+                                                   reservedCommitmentTokensPerMonth: 10_000)],
+                               referenceProviders: [.init(name: "X", promptPerMillion: 2, completionPerMillion: 8)])
+        let byKey = try UsageReport(ledgerPath: path, from: november - 86_400, to: november + 10 * 86_400, keyName: nil, groupBy: .key, prices: sheet)
+        #expect(byKey.data.map(\.group) == ["alice", "bob"] && byKey.data.map(\.requests) == [2, 1])
+        #expect(byKey.total.totalTokens == 3000 && byKey.total.costUsd == Decimal(string: "0.0015"))
+        #expect(byKey.bill[0].onDemandUsd == Decimal(string: "0.003"))
+        #expect(byKey.bill[0].reservedUsd == Decimal(string: "0.005"), "reserved bills the commitment when usage is below it")
+        #expect(byKey.reference[0].costUsd == Decimal(string: "0.006018"))  // 2997 × 2 + 3 × 8, per million
+        let byDay = try UsageReport(ledgerPath: path, from: november - 86_400, to: november + 10 * 86_400, keyName: "alice", groupBy: .day, prices: sheet)
+        #expect(byDay.data.map(\.group) == ["2026-11-18", "2026-11-19"])
+        let rows = try #require(try LedgerReader.row(path: path, requestID: "r2"))
+        #expect(rows.keyName == "bob" && rows.costUSD == Cost.of(tokens: 1000, perMillion: Decimal(string: "0.5")!))
+    }
+}

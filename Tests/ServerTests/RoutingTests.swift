@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import OpenAI
+import Metering
 @testable import Server
 
 /// Routing, auth and the error envelope, without a model (the server is "loading").
@@ -59,7 +60,7 @@ struct RoutingTests {
         }
         let keys = APIKeys(entries: entries)
         #expect(keys.match("sk-aaaaaaaa")?.name == "sk-aaaaaaaa")
-        #expect(keys.match("sk-aaaaaaaab")?.tier == "reserved")
+        #expect(keys.match("sk-aaaaaaaab")?.tier == .reserved)
         #expect(keys.match("sk-aaaaaaa") == nil && keys.match("") == nil && keys.match("sk-aaaaaaaac") == nil)
     }
 

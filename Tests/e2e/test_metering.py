@@ -134,3 +134,46 @@ def test_kill_9_loses_no_acknowledged_row():
     assert len(acknowledged) > 20
     ids = {r["request_id"] for r in s.rows()}
     assert set(acknowledged) <= ids, f"{len(set(acknowledged) - ids)} acknowledged requests have no row"
+
+
+def test_usage_api_and_commands(tmp_path):
+    import subprocess
+    from conftest import ROOT, WAFER
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"keys": [{"key": "sk-usage-alice-01", "name": "alice"},
+                                         {"key": "sk-usage-admin-01", "name": "ops", "admin": True}]}))
+    s = Server("--api-keys", str(keys))
+    try:
+        alice = {"authorization": "Bearer sk-usage-alice-01"}
+        admin = {"authorization": "Bearer sk-usage-admin-01"}
+        costs = [Decimal(ask(s, f"Say {i}.", headers=h, max_tokens=2).headers["x-wafer-cost-usd"]) for i, h in enumerate([alice, alice, admin])]
+        mine = httpx.get(s.base + "/v1/usage", headers=alice).json()
+        assert [d["group"] for d in mine["data"]] == ["alice"] and mine["total"]["requests"] == 2
+        assert Decimal(str(mine["total"]["cost_usd"])) == costs[0] + costs[1]
+        everyone = httpx.get(s.base + "/v1/usage?group_by=model", headers=admin).json()
+        assert everyone["total"]["requests"] == 3 and Decimal(str(everyone["total"]["cost_usd"])) == sum(costs)
+        assert [r["provider"] for r in everyone["reference"]] == ["GPT-4.1", "Claude Opus"]
+        assert httpx.get(s.base + "/v1/usage?group_by=week", headers=admin).status_code == 400
+        assert httpx.get(s.base + "/v1/usage?from=yesterday", headers=admin).status_code == 400
+        admin_request = s.rows("key_name = 'ops'")[0]["request_id"]
+        assert httpx.get(s.base + f"/v1/usage/requests/{admin_request}", headers=alice).status_code == 404
+        one = httpx.get(s.base + f"/v1/usage/requests/{admin_request}", headers=admin).json()
+        assert one["key_name"] == "ops" and Decimal(str(one["cost_usd"])) == costs[2]
+    finally:
+        assert s.stop() == 0
+    out = subprocess.run([str(WAFER), "usage", "--db", s.ledger, "--format", "json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    report = json.loads(out)
+    assert report["total"]["requests"] == 3 and Decimal(str(report["total"]["cost_usd"])) == sum(costs)
+    table = subprocess.run([str(WAFER), "usage", "--db", s.ledger], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "alice" in table and "GPT-4.1" in table
+
+
+def test_plan_arithmetic():
+    import subprocess
+    from conftest import ROOT, WAFER
+    out = subprocess.run([str(WAFER), "plan", "--tokens", "1e9", "--prompt-tokens", "500", "--completion-tokens", "100",
+                          "--throughput", "1000", "--daily-tokens", "200000000"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "= 11.57 days on one instance" in out
+    assert "on demand       $500 at $0.5/M" in out
+    assert "needs 3 instances" in out  # 2e8 / (1000 × 86400) = 2.3
+    assert "GPT-4.1         $3000" in out

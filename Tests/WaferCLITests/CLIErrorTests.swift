@@ -69,4 +69,22 @@ struct CLIErrorTests {
         #expect(try Self.run(["frobnicate"]).status == 2)
         #expect(try Self.run(["bench", "--precision", "half"]).stderr.contains("--precision must be full or native"))
     }
+
+    @Test func serveRefusesABadPriceSheetOrKeyFileBeforeListening() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wafer-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let prices = dir.appendingPathComponent("prices.json")
+        try Data(#"{"models":{"*":{"on_demand_usd_per_mtok":-1,"reserved_usd_per_mtok":0.2}}}"#.utf8).write(to: prices)
+        expectOneLineError(try Self.run(["serve", "--port", "0", "--prices", prices.path, "--ledger", dir.appendingPathComponent("l.db").path]),
+                           containing: "models.*.on_demand_usd_per_mtok")
+        let keys = dir.appendingPathComponent("keys.json")
+        try Data(#"{"keys":[{"key":"sk-12345678","name":"a","tier":"platinum"}]}"#.utf8).write(to: keys)
+        expectOneLineError(try Self.run(["serve", "--port", "0", "--api-keys", keys.path]), containing: "API key file")
+    }
+
+    @Test func usageAndPlanRefuseBadArguments() throws {
+        expectOneLineError(try Self.run(["usage", "--db", "/nonexistent/ledger.db"]), containing: "no ledger")
+        expectOneLineError(try Self.run(["usage", "--month", "November", "--db", "/nonexistent"]), containing: "--month")
+        expectOneLineError(try Self.run(["plan", "--tokens", "-5", "--throughput", "10"]), containing: "must be positive")
+    }
 }

@@ -32,7 +32,7 @@ def stream_one(base, model, prompt, max_tokens, timeout):
             "temperature": 0, "stream": True, "stream_options": {"include_usage": True}, "ignore_eos": True}
     start = time.perf_counter()
     first = None
-    tokens = 0
+    pieces, usage_tokens = 0, None
     done = False
     with httpx.stream("POST", base + "/v1/chat/completions", json=body, timeout=timeout) as r:
         if r.status_code != 200:
@@ -46,11 +46,15 @@ def stream_one(base, model, prompt, max_tokens, timeout):
                 break
             chunk = json.loads(data)
             if chunk.get("usage"):
-                tokens = chunk["usage"]["completion_tokens"]
+                usage_tokens = chunk["usage"]["completion_tokens"]
             for choice in chunk.get("choices") or []:
-                if first is None and (choice.get("delta") or {}).get("content"):
-                    first = time.perf_counter()
+                if (choice.get("delta") or {}).get("content"):
+                    pieces += 1
+                    if first is None:
+                        first = time.perf_counter()
     end = time.perf_counter()
+    # The usage chunk when the server sends one; else one token per content chunk.
+    tokens = usage_tokens if usage_tokens is not None else pieces
     return {"ok": done, "ttft": (first or end) - start, "latency": end - start, "tokens": tokens}
 
 

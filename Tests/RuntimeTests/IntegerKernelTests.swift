@@ -75,10 +75,14 @@ struct IntegerKernelTests {
         } else {
             a.multiply(tensor.type, weights: source, rowBytes: rowBytes, outputs: checked, rows: rows, y: &y, ldy: outputs)
         }
+        // The one-output-at-a-time kernel (used when a Q4_1 matrix's rows are not a multiple of 8) as well.
+        var perRow = [Float](repeating: 0, count: rows * outputs)
+        a.multiply(tensor.type, weights: source, rowBytes: rowBytes, outputs: checked, rows: rows, y: &perRow, ldy: outputs)
         for r in 0..<rows {
             for o in checked {
                 let expected = Self.reference(tensor.type, source, rowBytes: rowBytes, output: o, a, row: r)
                 #expect(abs(Double(y[r * outputs + o]) - expected) <= 1e-5 * max(1, abs(expected)), "\(name) row \(r) output \(o)")
+                #expect(abs(Double(perRow[r * outputs + o]) - expected) <= 1e-5 * max(1, abs(expected)), "\(name) per-row kernel")
             }
         }
         // The last row alone: bit-identical to its result among five.

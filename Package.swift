@@ -24,7 +24,9 @@ let package = Package(
         .target(name: "Metering", dependencies: ["OpenAI", "CSQLite"], swiftSettings: cpuFlags),
         .target(name: "Server", dependencies: ["OpenAI", "Metering", "Engine", "Tokenizer", "Runtime", "CMicroHTTPD"],
                 swiftSettings: cpuFlags),
-        .executableTarget(name: "wafer", dependencies: ["GGUF", "Tokenizer", "Runtime", "Engine", "OpenAI", "Metering", "Server"],
+        // Runs each line through the Server's API in-process: the same validation, engine path and metering as HTTP.
+        .target(name: "Batch", dependencies: ["Server", "Metering", "OpenAI"], swiftSettings: cpuFlags),
+        .executableTarget(name: "wafer", dependencies: ["GGUF", "Tokenizer", "Runtime", "Engine", "OpenAI", "Metering", "Server", "Batch"],
                           swiftSettings: cpuFlags),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: cpuFlags),

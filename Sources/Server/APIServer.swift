@@ -45,7 +45,7 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
                                           tier: caller.tier.rawValue, model: model.id, route: request.path, status: error.status,
                                           promptTokens: 0, cachedTokens: 0, completionTokens: 0,
                                           ratePerMillion: meter?.rate(model: model.id, tier: caller.tier) ?? 0, costUSD: 0,
-                                          timeToFirstToken: nil, duration: 0, finishReason: "refused"))
+                                          timeToFirstToken: nil, duration: 0, finishReason: "refused", batchID: request.batchID))
             }
         }
         response.headers.insert(("x-request-id", id), at: 0)
@@ -54,7 +54,7 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
         return response
     }
 
-    static func errorResponse(_ error: APIError) -> HTTPResponse {
+    public static func errorResponse(_ error: APIError) -> HTTPResponse {
         .json(error.body, status: error.status, headers: error.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
     }
 
@@ -100,10 +100,14 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
             return .json(WireJSON.encode(ModelList(data: [model.object(price: price)])))
         case "/v1/chat/completions":
             try only("POST")
-            return try run(try GenerationJob.chat(request.body, model: model, id: id, caller: caller, route: path), peer: request.peer)
+            var job = try GenerationJob.chat(request.body, model: model, id: id, caller: caller, route: path)
+            job.batchID = request.batchID
+            return try run(job, peer: request.peer)
         case "/v1/completions":
             try only("POST")
-            return try run(try GenerationJob.completion(request.body, model: model, id: id, caller: caller, route: path), peer: request.peer)
+            var job = try GenerationJob.completion(request.body, model: model, id: id, caller: caller, route: path)
+            job.batchID = request.batchID
+            return try run(job, peer: request.peer)
         case _ where path.hasPrefix("/v1/models/"):
             try only("GET")
             let name = String(path.dropFirst("/v1/models/".count)).removingPercentEncoding ?? ""
@@ -132,7 +136,7 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
     }
 
     /// 24 random hex digits: unique per request, and the ledger's key.
-    static func makeID() -> String {
+    public static func makeID() -> String {
         var generator = SystemRandomNumberGenerator()
         return (0..<3).map { _ in String(format: "%08x", UInt32.random(in: .min ... .max, using: &generator)) }.joined()
     }

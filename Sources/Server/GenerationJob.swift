@@ -13,6 +13,7 @@ struct GenerationJob {
     let model: ServedModel
     let caller: Caller
     let route: String
+    var batchID: String?
     let parts: [GenerationRequest]
     let choicesPerPart: Int
     let stream: Bool
@@ -103,7 +104,7 @@ struct GenerationJob {
                          cachedTokens: usage.promptTokensDetails.cachedTokens, completionTokens: usage.completionTokens,
                          ratePerMillion: charge?.ratePerMillion ?? 0, costUSD: charge?.cost ?? 0,
                          timeToFirstToken: results.compactMap(\.timing.timeToFirstToken).min(), duration: time.totalTime,
-                         finishReason: reason.rawValue)
+                         finishReason: reason.rawValue, batchID: batchID)
     }
 
     /// The parts ran side by side, so the request's times are the longest of theirs.

@@ -12,6 +12,8 @@ public struct HTTPRequest: Sendable {
     public var bodyTooLarge = false
     /// Lets a handler that waits (on the engine) notice the client hanging up.
     public var peer: PeerWatch
+    /// Set by the batch runner (never from the wire): ledger rows carry it.
+    public var batchID: String?
 
     public init(method: String, path: String, headers: [String: String] = [:], query: [String: String] = [:],
                 body: Data = Data(), peer: PeerWatch = PeerWatch(fd: -1)) {

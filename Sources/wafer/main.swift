@@ -7,6 +7,7 @@ usage: wafer COMMAND [OPTIONS]
         [--max-batch 32] [--max-queue 256] [--kv-tokens N] [--ctx N] [--batch-window-ms MS] [--no-prefix-cache]
         [--max-body-bytes N] [--max-connections N] [--idle-timeout S] [--shutdown-grace S]
         [--prices FILE] [--ledger PATH (default data/ledger.db)]
+  batch INPUT.jsonl -o OUTPUT.jsonl [--errors ERRORS.jsonl] [--model PATH] [--max-batch 32] [--ledger PATH] [--prices FILE]
   usage [--month 2026-11] [--db data/ledger.db] [--format table|json|csv] [--group-by key|model|day|month] [--prices FILE]
   plan --tokens N --prompt-tokens P --completion-tokens C [--concurrency N] [--throughput TOK/S] [--daily-tokens N] [--prices FILE]
   generate --prompt TEXT | --chat TEXT [--model PATH] [--max-tokens N] [--temperature T] [--seed S] [--precision full|native]
@@ -20,6 +21,7 @@ let commands: [String: (ArraySlice<String>) throws -> Int32] = [
     "serve": ServeCommand.run,
     "generate": GenerateCommand.run,
     "usage": UsageCommand.run,
+    "batch": BatchCommand.run,
     "plan": PlanCommand.run,
     "tokenize": TokenizeCommand.run,
     "info": InfoCommand.run,

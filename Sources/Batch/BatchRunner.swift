@@ -1,0 +1,127 @@
+import Foundation
+import Metering
+import OpenAI
+import Server
+
+/// Runs an OpenAI Batch API input file through the API in-process: every line
+/// takes the same path as an HTTP request (validation, the engine, metering
+/// under the batch's id), `workers` of them at once so the engine's
+/// continuous batching stays full. Output lines are written in completion
+/// order, each as soon as it is done; lines already in the output or error
+/// file are skipped, so running the same command again resumes.
+public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
+    public struct Summary: Sendable {
+        public var total = 0
+        public var skipped = 0
+        public var succeeded = 0
+        /// Requests the API refused or failed (an output line with a non-200 status).
+        public var failed = 0
+        /// Lines that were not requests (the error file).
+        public var invalid = 0
+        public var promptTokens = 0
+        public var completionTokens = 0
+        public var cost = Decimal(0)
+        public var seconds = 0.0
+        public var done: Int { succeeded + failed + invalid }
+    }
+
+    let api: APIServer
+    let input: String
+    let output: AppendLog
+    let errors: AppendLog
+    let workers: Int
+    public let batchID: String
+    private let lock = NSLock()
+    private var summary = Summary()
+    private var seen: Set<String>
+    /// custom_ids in the output file when the run began.
+    private let alreadyDone: Set<String>
+    /// Input line numbers in the error file when the run began.
+    private let reportedLines: Set<Int>
+    private let reader: LineReader
+    private let start = Date()
+
+    /// Opens every file first: an unreadable input or unwritable output is an error before any work.
+    public init(api: APIServer, input: String, output: String, errors: String, workers: Int) throws {
+        guard FileManager.default.isReadableFile(atPath: input) else { throw BatchError("cannot read \(input)") }
+        self.api = api
+        self.input = input
+        reader = try LineReader(path: input)
+        do { self.output = try AppendLog(path: output) } catch { throw BatchError("cannot write \(output): \(error)") }
+        do { self.errors = try AppendLog(path: errors) } catch { throw BatchError("cannot write \(errors): \(error)") }
+        self.workers = max(1, workers)
+        let done = try self.output.written(), reported = try self.errors.written()
+        seen = done.customIDs
+        alreadyDone = done.customIDs
+        reportedLines = reported.lines
+        summary.skipped = done.customIDs.count + reported.lines.count
+        summary.total = try LineReader.count(path: input)
+        batchID = "batch_" + String(UInt64.random(in: .min ... .max), radix: 16)
+    }
+
+    public var progress: Summary { lock.withLock { var s = summary; s.seconds = Date().timeIntervalSince(start); return s } }
+
+    public func run() -> Summary {
+        let finished = DispatchGroup()
+        for _ in 0..<workers {
+            finished.enter()
+            Thread.detachNewThread { [self] in
+                work()
+                finished.leave()
+            }
+        }
+        finished.wait()
+        return progress
+    }
+
+    /// Every input line ends as one output line or one error line; lines
+    /// written by an earlier run (by custom_id, or by line number in the error
+    /// file) are skipped.
+    private func work() {
+        while let (bytes, number) = lock.withLock({ reader.next().map { ($0, reader.lineNumber) } }) {
+            guard !reportedLines.contains(number) else { continue }
+            let line: BatchLine
+            do { line = try BatchLine.parse(bytes) } catch {
+                invalid(error, line: number)
+                continue
+            }
+            if alreadyDone.contains(line.customID) { continue }
+            guard claim(line.customID) else {
+                invalid(BatchLine.Problem(code: "duplicate_custom_id", message: "custom_id '\(line.customID)' appears more than once.",
+                                          customID: line.customID), line: number)
+                continue
+            }
+            execute(line)
+        }
+    }
+
+    /// True if this run takes the id (first time it is seen).
+    private func claim(_ id: String) -> Bool { lock.withLock { seen.insert(id).inserted } }
+
+    private func invalid(_ problem: BatchLine.Problem, line: Int) {
+        let id = problem.customID.map(jsonString) ?? "null"
+        errors.append(#"{"id":"batch_req_\#(APIServer.makeID())","custom_id":\#(id),"line":\#(line),"response":null,"error":{"code":\#(jsonString(problem.code)),"message":\#(jsonString(problem.message))}}"#)
+        lock.withLock { summary.invalid += 1 }
+    }
+
+    private func execute(_ line: BatchLine) {
+        let response: HTTPResponse
+        if line.streams {
+            response = APIServer.errorResponse(.invalidRequest("Streaming is not supported in batches.", param: "stream", code: "invalid_value"))
+        } else {
+            var request = HTTPRequest(method: "POST", path: line.url, headers: ["content-type": "application/json"], body: line.body)
+            request.batchID = batchID
+            response = api.handle(request)
+        }
+        guard case .data(let body) = response.body else { return }  // not streamed: refused above
+        let headers = Dictionary(response.headers.map { ($0.0.lowercased(), $0.1) }, uniquingKeysWith: { a, _ in a })
+        let requestID = headers["x-request-id"] ?? APIServer.makeID()
+        output.append(#"{"id":"batch_req_\#(requestID)","custom_id":\#(jsonString(line.customID)),"response":{"status_code":\#(response.status),"request_id":\#(jsonString(requestID)),"body":\#(String(decoding: body, as: UTF8.self))},"error":null}"#)
+        lock.withLock {
+            if response.status == 200 { summary.succeeded += 1 } else { summary.failed += 1 }
+            summary.promptTokens += headers["x-wafer-prompt-tokens"].flatMap(Int.init) ?? 0
+            summary.completionTokens += headers["x-wafer-completion-tokens"].flatMap(Int.init) ?? 0
+            summary.cost += headers["x-wafer-cost-usd"].flatMap { Decimal(string: $0) } ?? 0
+        }
+    }
+}

@@ -40,9 +40,10 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
     private let reportedLines: Set<Int>
     private let reader: LineReader
     private let start = Date()
+    private var cancelled = false
 
     /// Opens every file first: an unreadable input or unwritable output is an error before any work.
-    public init(api: APIServer, input: String, output: String, errors: String, workers: Int) throws {
+    public init(api: APIServer, input: String, output: String, errors: String, workers: Int, batchID: String? = nil) throws {
         guard FileManager.default.isReadableFile(atPath: input) else { throw BatchError("cannot read \(input)") }
         self.api = api
         self.input = input
@@ -56,8 +57,11 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
         reportedLines = reported.lines
         summary.skipped = done.customIDs.count + reported.lines.count
         summary.total = try LineReader.count(path: input)
-        batchID = "batch_" + String(UInt64.random(in: .min ... .max), radix: 16)
+        self.batchID = batchID ?? "batch_" + APIServer.makeID()
     }
+
+    /// Stops taking new lines; those running finish and are written.
+    public func cancel() { lock.withLock { cancelled = true } }
 
     public var progress: Summary { lock.withLock { var s = summary; s.seconds = Date().timeIntervalSince(start); return s } }
 
@@ -78,7 +82,7 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
     /// written by an earlier run (by custom_id, or by line number in the error
     /// file) are skipped.
     private func work() {
-        while let (bytes, number) = lock.withLock({ reader.next().map { ($0, reader.lineNumber) } }) {
+        while let (bytes, number) = lock.withLock({ cancelled ? nil : reader.next().map { ($0, reader.lineNumber) } }) {
             guard !reportedLines.contains(number) else { continue }
             let line: BatchLine
             do { line = try BatchLine.parse(bytes) } catch {

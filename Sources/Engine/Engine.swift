@@ -97,7 +97,8 @@ public final class Engine: @unchecked Sendable {
         let state = RequestState(id: id, request: request, onEvent: onEvent)
         var first: ScheduledSequence?
         for index in 0..<request.choices {
-            let sequence = try scheduler.submit(id: nextSequenceID, prompt: request.prompt, maxTokens: maxTokens, sibling: first)
+            let sequence = try scheduler.submit(id: nextSequenceID, prompt: request.prompt, maxTokens: maxTokens, sibling: first,
+                                                background: request.isBackground)
             nextSequenceID += 1
             first = first ?? sequence
             var sampling = request.sampling

@@ -13,15 +13,18 @@ public struct GenerationRequest: Sendable {
     public var choices: Int
     /// Keep generating past end-of-turn tokens (benchmarks; llama.cpp's `ignore_eos`).
     public var ignoreEndOfTurn: Bool
+    /// Batch work, scheduled after interactive requests.
+    public var isBackground: Bool
 
     public init(prompt: [Int32], sampling: SamplingParameters = SamplingParameters(), maxTokens: Int? = nil,
-                stop: [String] = [], choices: Int = 1, ignoreEndOfTurn: Bool = false) {
+                stop: [String] = [], choices: Int = 1, ignoreEndOfTurn: Bool = false, isBackground: Bool = false) {
         self.prompt = prompt
         self.sampling = sampling
         self.maxTokens = maxTokens
         self.stop = stop
         self.choices = choices
         self.ignoreEndOfTurn = ignoreEndOfTurn
+        self.isBackground = isBackground
     }
 }
 

@@ -39,15 +39,18 @@ public final class ScheduledSequence {
     /// A sibling whose prompt KV this sequence copies (the other choices of an
     /// `n` > 1 request): admission waits until that prompt is computed.
     let sibling: ScheduledSequence?
+    /// Batch work: admitted only after every interactive request waiting.
+    let isBackground: Bool
     var isRemoved = false
 
     public var known: Int { prompt.count + generated.count }
 
-    init(id: Int, prompt: [Int32], reservation: Int, sibling: ScheduledSequence?) {
+    init(id: Int, prompt: [Int32], reservation: Int, sibling: ScheduledSequence?, isBackground: Bool) {
         self.id = id
         self.prompt = prompt
         self.reservation = reservation
         self.sibling = sibling
+        self.isBackground = isBackground
     }
 
     /// The tokens `range` of prompt + generated.
@@ -95,12 +98,14 @@ public struct Scheduler {
 
     /// Queues a request, or refuses it at once if it can never run or the queue is full.
     /// `sibling`: an earlier choice of the same request whose prompt KV this one will copy.
-    public mutating func submit(id: Int, prompt: [Int32], maxTokens: Int,
-                                sibling: ScheduledSequence? = nil) throws(EngineError) -> ScheduledSequence {
+    /// Interactive requests queue ahead of every background (batch) one.
+    public mutating func submit(id: Int, prompt: [Int32], maxTokens: Int, sibling: ScheduledSequence? = nil,
+                                background: Bool = false) throws(EngineError) -> ScheduledSequence {
         let reservation = try limits.reservation(promptTokens: prompt.count, maxTokens: maxTokens)
         guard waiting.count < limits.maxQueue else { throw .queueFull(waiting: waiting.count) }
-        let sequence = ScheduledSequence(id: id, prompt: prompt, reservation: reservation, sibling: sibling)
-        waiting.append(sequence)
+        let sequence = ScheduledSequence(id: id, prompt: prompt, reservation: reservation, sibling: sibling, isBackground: background)
+        let position = background ? waiting.count : waiting.firstIndex { $0.isBackground } ?? waiting.count
+        waiting.insert(sequence, at: position)
         return sequence
     }
 

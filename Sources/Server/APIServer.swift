@@ -13,6 +13,7 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
     private var loadedModel: ServedModel?
     private var loadFailure: String?
     private var responses: [String: Int] = [:]
+    private var extensions: [any RouteExtension] = []
 
     /// For the 413 message; the HTTP layer enforces it.
     let bodyLimit: Int
@@ -22,6 +23,9 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
         self.bodyLimit = bodyLimit
         self.meter = meter
     }
+
+    /// Adds routes served by another target (the Batch API); call before serving.
+    public func register(_ routes: any RouteExtension) { lock.withLock { extensions.append(routes) } }
 
     /// Called when the model has loaded; until then generation routes answer 503.
     public func ready(_ model: ServedModel) { lock.withLock { loadedModel = model } }
@@ -92,6 +96,9 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
             try only("GET")
             return try usage(request, path: path, caller: caller)
         }
+        for routes in lock.withLock({ extensions }) {
+            if let response = try routes.respond(to: request, path: path, caller: caller) { return response }
+        }
         let model = try readyModel()
         let price = meter?.rate(model: model.id, tier: .onDemand)
         switch path {
@@ -101,12 +108,12 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
         case "/v1/chat/completions":
             try only("POST")
             var job = try GenerationJob.chat(request.body, model: model, id: id, caller: caller, route: path)
-            job.batchID = request.batchID
+            job.setBatch(request.batchID)
             return try run(job, peer: request.peer)
         case "/v1/completions":
             try only("POST")
             var job = try GenerationJob.completion(request.body, model: model, id: id, caller: caller, route: path)
-            job.batchID = request.batchID
+            job.setBatch(request.batchID)
             return try run(job, peer: request.peer)
         case _ where path.hasPrefix("/v1/models/"):
             try only("GET")
@@ -144,11 +151,19 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
     /// A bounded label for metrics: known routes by name, anything else as "other".
     static func routeLabel(_ path: String) -> String {
         switch path {
-        case "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions": path
+        case "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/usage", "/v1/files", "/v1/batches": path
+        case _ where path.hasPrefix("/v1/files/"): "/v1/files/{id}"
+        case _ where path.hasPrefix("/v1/batches/"): "/v1/batches/{id}"
         case _ where path.hasPrefix("/v1/models/"): "/v1/models/{id}"
         default: "other"
         }
     }
 
     var responseCounts: [String: Int] { lock.withLock { responses } }
+}
+
+/// Routes another target adds to the API (behind the same auth, ids and error envelope).
+public protocol RouteExtension: Sendable {
+    /// The response for `path`, or nil when the path is not one of these routes.
+    func respond(to request: HTTPRequest, path: String, caller: Caller) throws(APIError) -> HTTPResponse?
 }

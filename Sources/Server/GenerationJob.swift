@@ -13,8 +13,8 @@ struct GenerationJob {
     let model: ServedModel
     let caller: Caller
     let route: String
-    var batchID: String?
-    let parts: [GenerationRequest]
+    private(set) var batchID: String?
+    private(set) var parts: [GenerationRequest]
     let choicesPerPart: Int
     let stream: Bool
     let includeUsage: Bool
@@ -23,6 +23,12 @@ struct GenerationJob {
     /// Completions with `echo`: each part's prompt text, put before its choices' text.
     let echo: [String]?
     let created = Int(Date().timeIntervalSince1970)
+
+    /// Batch lines are metered under their batch and run behind interactive requests.
+    mutating func setBatch(_ id: String?) {
+        batchID = id
+        for i in parts.indices { parts[i].isBackground = id != nil }
+    }
 
     var responseID: String { (kind == .chat ? "chatcmpl-" : "cmpl-") + id }
 

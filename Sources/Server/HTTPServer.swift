@@ -4,11 +4,16 @@ import Foundation
 /// Limits the HTTP layer enforces before any route runs.
 public struct HTTPLimits: Sendable {
     public var maxBodyBytes = 8 << 20
+    /// Routes that take file uploads, and their larger limit.
+    public var uploadPaths: Set<String> = ["/v1/files"]
+    public var maxUploadBytes = 512 << 20
     public var maxConnections: UInt32 = 512
     /// Seconds a connection may sit idle (no bytes either way) before it is closed.
     public var idleTimeoutSeconds: UInt32 = 60
 
     public init() {}
+
+    func bodyLimit(path: String) -> Int { uploadPaths.contains(path) ? maxUploadBytes : maxBodyBytes }
 }
 
 /// libmicrohttpd, one thread per connection: it does the protocol
@@ -56,6 +61,7 @@ public struct ServerError: Error, CustomStringConvertible {
 /// What the daemon keeps for one request between its calls to the access handler.
 final class RequestContext {
     var body = Data()
+    var limit = 0
     var tooLarge = false
 }
 
@@ -66,7 +72,8 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
     guard let existing = context.pointee else {
         let request = RequestContext()
         context.pointee = Unmanaged.passRetained(request).toOpaque()
-        if let length = header(connection, "content-length").flatMap(Int.init), length > server.limits.maxBodyBytes {
+        request.limit = server.limits.bodyLimit(path: url.map { String(cString: $0) } ?? "/")
+        if let length = header(connection, "content-length").flatMap(Int.init), length > request.limit {
             request.tooLarge = true
         }
         return .YES
@@ -74,7 +81,7 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
     let request = Unmanaged<RequestContext>.fromOpaque(existing).takeUnretainedValue()
     if uploadSize.pointee > 0 {
         if !request.tooLarge, let uploadData {
-            if request.body.count + uploadSize.pointee > server.limits.maxBodyBytes {
+            if request.body.count + uploadSize.pointee > request.limit {
                 request.tooLarge = true
                 request.body = Data()
             } else {

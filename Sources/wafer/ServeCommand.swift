@@ -1,4 +1,5 @@
 import Foundation
+import Batch
 import Engine
 import Metering
 import Server
@@ -8,7 +9,7 @@ enum ServeCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
         let a = try Arguments(args, valued: ["model", "model-id", "host", "port", "precision", "max-batch", "max-queue", "kv-tokens",
                                              "ctx", "batch-window-ms", "api-keys", "max-body-bytes", "max-connections",
-                                             "idle-timeout", "shutdown-grace", "prices", "ledger"],
+                                             "idle-timeout", "shutdown-grace", "prices", "ledger", "data-dir"],
                               flags: ["no-prefix-cache"])
         let path = a.string("model") ?? defaultModelPath()
         let precision = try parsePrecision(a.string("precision"))
@@ -34,7 +35,8 @@ enum ServeCommand {
 
         let prices: PriceSheet
         do { prices = try a.string("prices").map { try PriceSheet(file: $0) } ?? .standard } catch { throw UsageError("\(error)") }
-        let ledgerPath = a.string("ledger") ?? "data/ledger.db"
+        let dataDirectory = a.string("data-dir") ?? "data"
+        let ledgerPath = a.string("ledger") ?? dataDirectory + "/ledger.db"
         let ledger: Ledger
         do {
             try FileManager.default.createDirectory(at: URL(fileURLWithPath: ledgerPath).deletingLastPathComponent(),
@@ -42,6 +44,12 @@ enum ServeCommand {
             ledger = try Ledger(path: ledgerPath)
         } catch { throw UsageError("\(error)") }
         let api = APIServer(keys: keys, bodyLimit: limits.maxBodyBytes, meter: Meter(prices: prices, ledger: ledger))
+        // Batches take half the batch slots at most, so interactive requests always find room.
+        let batches: BatchAPI
+        do { batches = try BatchAPI(api: api, dataDirectory: dataDirectory, workers: max(1, engine.limits.maxBatch / 2)) } catch {
+            throw UsageError("cannot use the data directory \(dataDirectory): \(error)")
+        }
+        api.register(batches)
         let http = HTTPServer(limits: limits) { api.handle($0) }
         do { try http.start(host: host, port: UInt16(port)) } catch { throw UsageError("\(error)") }
         log("listening on http://\(host):\(http.port) (loading \(path))")
@@ -56,6 +64,7 @@ enum ServeCommand {
                 served.set(engineInstance)
                 let id = a.string("model-id") ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
                 api.ready(ServedModel(id: id, engine: engineInstance, tokenizer: session.tokenizer, template: session.template))
+                batches.resumeUnfinished()
                 log("ready: model '\(id)' (\(precision.rawValue) precision, context \(engineInstance.limits.context))")
             } catch {
                 api.failedToLoad("\(error)")

@@ -173,4 +173,16 @@ struct SchedulerTests {
         let step = scheduler.schedule()
         #expect(step.map(\.sequence.id) == [second.id] && step[0].start == 0, "it computes the prompt itself")
     }
+
+    @Test func interactiveRequestsQueueAheadOfBatchWork() throws {
+        var limits = SchedulerLimits()
+        limits.maxBatch = 1
+        var scheduler = Scheduler(limits: limits)
+        _ = try scheduler.submit(id: 0, prompt: [1], maxTokens: 1, background: true)
+        _ = try scheduler.submit(id: 1, prompt: [1], maxTokens: 1, background: true)
+        _ = try scheduler.submit(id: 2, prompt: [1], maxTokens: 1)
+        _ = try scheduler.submit(id: 3, prompt: [1], maxTokens: 1)
+        _ = try scheduler.submit(id: 4, prompt: [1], maxTokens: 1, background: true)
+        #expect(scheduler.waiting.map(\.id) == [2, 3, 0, 1, 4])
+    }
 }

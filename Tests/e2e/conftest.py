@@ -19,9 +19,10 @@ MODEL_ID = "SmolLM2-135M-Instruct.Q4_1"
 
 
 class Server:
-    def __init__(self, *args, ledger=None):
-        self.ledger = ledger or str(Path(tempfile.mkdtemp(prefix="wafer-e2e-")) / "ledger.db")
-        self.process = subprocess.Popen([str(WAFER), "serve", "--port", "0", "--ledger", self.ledger, *args], cwd=ROOT,
+    def __init__(self, *args, data_dir=None):
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="wafer-e2e-")
+        self.ledger = str(Path(self.data_dir) / "ledger.db")
+        self.process = subprocess.Popen([str(WAFER), "serve", "--port", "0", "--data-dir", self.data_dir, *args], cwd=ROOT,
                                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         self.log = []
         listening = threading.Event()

@@ -1,0 +1,88 @@
+import Foundation
+
+/// OpenAI's file object.
+struct FileObject: Codable, Sendable {
+    var id: String
+    var object = "file"
+    var bytes: Int
+    var createdAt: Int
+    var filename: String
+    var purpose: String
+    var status = "processed"
+}
+
+/// OpenAI's batch object; also how a batch is kept on disk between restarts.
+struct BatchObject: Codable, Sendable {
+    struct Counts: Codable, Sendable { var total = 0, completed = 0, failed = 0 }
+    struct Errors: Codable, Sendable {
+        struct Entry: Codable, Sendable { var code: String; var message: String }
+        var object = "list"
+        var data: [Entry]
+    }
+
+    var id: String
+    var object = "batch"
+    var endpoint: String
+    var errors: Errors?
+    var inputFileId: String
+    var completionWindow: String
+    var status: String
+    var outputFileId: String?
+    var errorFileId: String?
+    var createdAt: Int
+    var inProgressAt: Int?
+    var expiresAt: Int?
+    var finalizingAt: Int?
+    var completedAt: Int?
+    var failedAt: Int?
+    var expiredAt: Int?
+    var cancellingAt: Int?
+    var cancelledAt: Int?
+    var requestCounts = Counts()
+    var metadata: [String: String]?
+
+    /// Statuses from which the batch still has work (resumed after a restart).
+    var isActive: Bool { ["validating", "in_progress", "finalizing", "cancelling"].contains(status) }
+
+    /// Every key present, nulls included, as OpenAI sends them.
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(object, forKey: .object)
+        try c.encode(endpoint, forKey: .endpoint)
+        try c.encode(errors, forKey: .errors)
+        try c.encode(inputFileId, forKey: .inputFileId)
+        try c.encode(completionWindow, forKey: .completionWindow)
+        try c.encode(status, forKey: .status)
+        try c.encode(outputFileId, forKey: .outputFileId)
+        try c.encode(errorFileId, forKey: .errorFileId)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(inProgressAt, forKey: .inProgressAt)
+        try c.encode(expiresAt, forKey: .expiresAt)
+        try c.encode(finalizingAt, forKey: .finalizingAt)
+        try c.encode(completedAt, forKey: .completedAt)
+        try c.encode(failedAt, forKey: .failedAt)
+        try c.encode(expiredAt, forKey: .expiredAt)
+        try c.encode(cancellingAt, forKey: .cancellingAt)
+        try c.encode(cancelledAt, forKey: .cancelledAt)
+        try c.encode(requestCounts, forKey: .requestCounts)
+        try c.encode(metadata, forKey: .metadata)
+    }
+}
+
+enum Wire {
+    static func encode<T: Encodable>(_ value: T) -> Data {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)) ?? Data("{}".utf8)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ data: Data) -> T? {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try? decoder.decode(type, from: data)
+    }
+
+    static var now: Int { Int(Date().timeIntervalSince1970) }
+}

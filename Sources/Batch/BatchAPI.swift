@@ -215,10 +215,11 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         let started = b
         Thread.detachNewThread { [self] in
             let summary = runner.run()
+            defer { lock.withLock { runners[id] = nil } }
+            guard !summary.interrupted else { return }  // the server is stopping: stays in_progress, resumed on restart
             var done = (try? self.batch(id)) ?? started
             done.requestCounts = Self.counts(summary)
             finish(&done, status: done.status == "cancelling" ? "cancelled" : "completed")
-            lock.withLock { runners[id] = nil }
         }
     }
 

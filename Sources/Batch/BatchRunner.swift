@@ -22,6 +22,8 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
         public var completionTokens = 0
         public var cost = Decimal(0)
         public var seconds = 0.0
+        /// The server began shutting down: the lines not yet answered are left for a later run.
+        public var interrupted = false
         public var done: Int { succeeded + failed + invalid }
     }
 
@@ -118,6 +120,13 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
             response = api.handle(request)
         }
         guard case .data(let body) = response.body else { return }  // not streamed: refused above
+        if response.status == 503 {  // shutting down (or not ready): not this line's answer; resume it later
+            lock.withLock {
+                cancelled = true
+                summary.interrupted = true
+            }
+            return
+        }
         let headers = Dictionary(response.headers.map { ($0.0.lowercased(), $0.1) }, uniquingKeysWith: { a, _ in a })
         let requestID = headers["x-request-id"] ?? APIServer.makeID()
         output.append(#"{"id":"batch_req_\#(requestID)","custom_id":\#(jsonString(line.customID)),"response":{"status_code":\#(response.status),"request_id":\#(jsonString(requestID)),"body":\#(String(decoding: body, as: UTF8.self))},"error":null}"#)

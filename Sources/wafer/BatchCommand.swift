@@ -49,7 +49,7 @@ enum BatchCommand {
         let summary = runner.run()
         progress.stop()
         print(report(summary, batchID: runner.batchID, output: output, errors: errors, prices: prices))
-        return 0
+        return summary.interrupted ? 1 : 0
     }
 
     static func report(_ s: BatchRunner.Summary, batchID: String, output: String, errors: String, prices: PriceSheet) -> String {

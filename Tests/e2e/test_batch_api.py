@@ -3,6 +3,7 @@ import io
 import json
 import signal
 import time
+from pathlib import Path
 
 import openai
 import pytest
@@ -64,7 +65,7 @@ def test_bad_batch_requests(client):
 def test_cancel_and_restart_resume(tmp_path):
     inp = tmp_path / "in.jsonl"
     make_input(inp, 120, bad_every=0)
-    s = Server()
+    s = Server("--shutdown-grace", "1")
     c = s.client()
     f = c.files.create(file=("in.jsonl", inp.read_bytes()), purpose="batch")
     to_cancel = c.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
@@ -75,13 +76,17 @@ def test_cancel_and_restart_resume(tmp_path):
     running = c.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
     wait_for_status(c, running.id, {"in_progress"})
     time.sleep(2)
-    s.process.send_signal(signal.SIGKILL)
-    s.process.wait()
+    # A graceful stop mid-batch: lines cut short are not answered with 503 but left for the restart.
+    assert s.stop(signal.SIGTERM) == 0
+    stopped = json.loads((Path(s.data_dir) / "batches" / f"{running.id}.json").read_text())
+    assert stopped["status"] == "in_progress"
     restarted = Server(data_dir=s.data_dir)
     try:
         c = restarted.client()
         done = wait_for_status(c, running.id, {"completed"})
         ids = [json.loads(line)["custom_id"] for line in c.files.content(done.output_file_id).text.splitlines()]
         assert len(ids) == 120 and len(set(ids)) == 120, "resumed without losing or repeating a line"
+        statuses = {json.loads(line)["response"]["status_code"] for line in c.files.content(done.output_file_id).text.splitlines()}
+        assert statuses == {200}
     finally:
         assert restarted.stop() == 0

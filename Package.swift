@@ -33,6 +33,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Tokenizer", "GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Runtime", "Tokenizer", "GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "ServerTests", dependencies: ["Server", "OpenAI", "Engine", "Metering"], swiftSettings: cpuFlags),
+        .testTarget(name: "BatchTests", dependencies: ["Batch", "Server"], swiftSettings: cpuFlags),
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "CSQLite"], swiftSettings: cpuFlags),
         // Runs the built `wafer` binary, so it depends on it to be built first.
         .testTarget(name: "WaferCLITests", dependencies: ["wafer"], swiftSettings: cpuFlags),

@@ -202,7 +202,8 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         let runner: BatchRunner
         do {
             runner = try BatchRunner(api: api, input: files.appendingPathComponent(b.inputFileId).path, output: output, errors: errors,
-                                     workers: workers, batchID: b.id)
+                                     workers: workers, batchID: b.id,
+                                     deadline: b.expiresAt.map { Date(timeIntervalSince1970: Double($0)) })
         } catch {
             b.errors = .init(data: [.init(code: "invalid_input_file", message: "\(error)")])
             finish(&b, status: "failed")
@@ -219,7 +220,7 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
             guard !summary.interrupted else { return }  // the server is stopping: stays in_progress, resumed on restart
             var done = (try? self.batch(id)) ?? started
             done.requestCounts = Self.counts(summary)
-            finish(&done, status: done.status == "cancelling" ? "cancelled" : "completed")
+            finish(&done, status: done.status == "cancelling" ? "cancelled" : summary.expired ? "expired" : "completed")
         }
     }
 
@@ -237,6 +238,7 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         switch status {
         case "completed": b.completedAt = Wire.now
         case "cancelled": b.cancelledAt = Wire.now
+        case "expired": b.expiredAt = Wire.now
         default: b.failedAt = Wire.now
         }
         save(b)

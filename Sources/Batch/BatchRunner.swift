@@ -24,6 +24,8 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
         public var seconds = 0.0
         /// The server began shutting down: the lines not yet answered are left for a later run.
         public var interrupted = false
+        /// The completion window closed before every line was answered.
+        public var expired = false
         public var done: Int { succeeded + failed + invalid }
     }
 
@@ -45,10 +47,15 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
     private var cancelled = false
 
     /// Opens every file first: an unreadable input or unwritable output is an error before any work.
-    public init(api: APIServer, input: String, output: String, errors: String, workers: Int, batchID: String? = nil) throws {
+    /// Lines are taken until `deadline` (the batch's completion window); those running then still finish.
+    let deadline: Date?
+
+    public init(api: APIServer, input: String, output: String, errors: String, workers: Int, batchID: String? = nil,
+                deadline: Date? = nil) throws {
         guard FileManager.default.isReadableFile(atPath: input) else { throw BatchError("cannot read \(input)") }
         self.api = api
         self.input = input
+        self.deadline = deadline
         reader = try LineReader(path: input)
         do { self.output = try AppendLog(path: output) } catch { throw BatchError("cannot write \(output): \(error)") }
         do { self.errors = try AppendLog(path: errors) } catch { throw BatchError("cannot write \(errors): \(error)") }
@@ -84,7 +91,13 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
     /// written by an earlier run (by custom_id, or by line number in the error
     /// file) are skipped.
     private func work() {
-        while let (bytes, number) = lock.withLock({ cancelled ? nil : reader.next().map { ($0, reader.lineNumber) } }) {
+        while let (bytes, number) = lock.withLock({ () -> (Data, Int)? in
+            if let deadline, Date() >= deadline, !cancelled {
+                cancelled = true
+                summary.expired = true
+            }
+            return cancelled ? nil : reader.next().map { ($0, reader.lineNumber) }
+        }) {
             guard !reportedLines.contains(number) else { continue }
             let line: BatchLine
             do { line = try BatchLine.parse(bytes) } catch {

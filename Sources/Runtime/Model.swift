@@ -1,3 +1,4 @@
+import Foundation
 import GGUF
 
 /// New tokens of one sequence for a forward step, appended to its cache.
@@ -31,6 +32,10 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
     /// Native precision whose every matrix has an integer kernel: prompt rows
     /// take the same kernels as generated rows (faster than dequantising for sgemm).
     let integerRows: Bool
+    /// Reused from step to step, under `forwardLock`.
+    private var keptScratch: Scratch?
+    /// One forward at a time (the engine has one thread; tests may call from several).
+    private let forwardLock = NSLock()
 
     public init(file: GGUFFile, precision: Precision) throws(ModelError) {
         config = try ModelConfig(file: file)
@@ -43,9 +48,23 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
         linearScratchPerThread = integerRows ? 0 : weights.linears.map(\.scratchPerThread).max() ?? 0
     }
 
+    deinit { keptScratch?.free() }
+
     /// A cache for one sequence of at most `capacity` tokens (default: the model's context).
     public func makeCache(capacity: Int? = nil) -> KVCache {
         KVCache(config: config, capacity: min(capacity ?? config.contextLength, config.contextLength))
+    }
+
+    /// The step's scratch: the kept one while it is big enough, else a larger
+    /// one (rounded up, so a sequence's growing context does not reallocate every step).
+    private func scratch(rows: Int, context: Int) -> Scratch {
+        if let kept = keptScratch, kept.fits(rows: rows, scoresPerThread: context) { return kept }
+        keptScratch?.free()
+        let made = Scratch(rows: max(rows, keptScratch?.rows ?? 0), config: config,
+                           scoresPerThread: max(context, keptScratch?.scoresPerThread ?? 0) * 2,
+                           linearPerThread: linearScratchPerThread, threads: WorkerPool.shared.size)
+        keptScratch = made
+        return made
     }
 
     /// Prompt rows go through sgemm when a batch-invariant tile was found;
@@ -56,6 +75,8 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
     /// Runs the new tokens of every sequence and returns the logits of each
     /// sequence's last new token: [batch.count, vocabularySize], row-major.
     public func forward(_ batch: [SequenceInput]) throws(ModelError) -> [Float] {
+        forwardLock.lock()
+        defer { forwardLock.unlock() }
         let c = config
         for s in batch where s.cache.length + s.tokens.count > s.cache.capacity {
             throw .contextFull(capacity: s.cache.capacity)
@@ -67,9 +88,7 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
         guard !batch.isEmpty else { return [] }
         let layout = RowLayout(batch, usesGemm: usesGemm)
         let maxContext = batch.map { $0.cache.length + $0.tokens.count }.max() ?? 0
-        let s = Scratch(rows: layout.rowCount, config: c, scoresPerThread: maxContext,
-                        linearPerThread: linearScratchPerThread, threads: WorkerPool.shared.size)
-        defer { s.free() }
+        let s = scratch(rows: layout.rowCount, context: maxContext)
         let dim = c.embeddingLength
 
         for (b, seq) in batch.enumerated() {

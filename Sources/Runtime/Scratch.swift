@@ -1,5 +1,7 @@
-/// Activations of one forward step, sized to its rows. Zero-filled, so the
-/// padding rows of sgemm blocks hold finite values.
+/// Activations of a forward step, for up to `rows` rows. Zero-filled when
+/// made, so the padding rows of sgemm blocks hold finite values (later steps
+/// leave finite values behind). Kept by the model and reused while big enough:
+/// the decode loop allocates nothing here.
 struct Scratch {
     let x: UnsafeMutablePointer<Float>          // [rows, dim] residual stream
     let h: UnsafeMutablePointer<Float>          // [rows, dim] normed input / sublayer output
@@ -12,6 +14,7 @@ struct Scratch {
     let scores: UnsafeMutablePointer<Float>     // [threads, context] attention weights
     let linear: LinearScratch
     let scoresPerThread: Int
+    let rows: Int
 
     init(rows: Int, config c: ModelConfig, scoresPerThread: Int, linearPerThread: Int, threads: Int) {
         func zeros(_ count: Int) -> UnsafeMutablePointer<Float> {
@@ -32,7 +35,10 @@ struct Scratch {
         linear = LinearScratch(panels: zeros(threads * linearPerThread),
                                activations: .allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: widest), alignment: 64))
         self.scoresPerThread = scoresPerThread
+        self.rows = rows
     }
+
+    func fits(rows needed: Int, scoresPerThread neededScores: Int) -> Bool { needed <= rows && neededScores <= scoresPerThread }
 
     func free() {
         for p in [x, h, q, k, v, attention, gate, up, scores, linear.panels] { p.deallocate() }

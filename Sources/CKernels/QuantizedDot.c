@@ -232,3 +232,66 @@ void wafer_q4_1x8_rows(const uint8_t *packed, int blocks, int group_begin, int g
         }
     }
 }
+
+// --- Q8_0, eight weight rows at a time (Runtime/Kernels/Q8_0x8.swift) -------------
+//
+// Per group of eight rows and block: d[8] f16, then 8 chunks of 32 bytes whose
+// lane j holds row j's elements 4s..4s+3. Signed × signed goes through
+// vpmaddubsw as |w| × (x with w's sign); each step's pairs reach 2·127·127,
+// so they are widened to 32 bits at once.
+
+static inline __m256 q8_0_x8_step(const uint8_t *p, const __m256i magnitude[8], const int8_t *x, float scale, __m256 acc) {
+    __m256i s = _mm256_setzero_si256();
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int step = 0; step < 8; step++) {
+        const __m256i w = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * step));
+        const __m256i pairs = _mm256_maddubs_epi16(magnitude[step], _mm256_sign_epi8(broadcast4(x + 4 * step), w));
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(pairs, ones));
+    }
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d, _mm256_set1_ps(scale)), acc);
+}
+
+static inline void q8_0_x8_magnitudes(const uint8_t *p, __m256i magnitude[8]) {
+    for (int step = 0; step < 8; step++) {
+        const __m256i w = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * step));
+        magnitude[step] = _mm256_sign_epi8(w, w);
+    }
+}
+
+void wafer_q8_0x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
+                       const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
+    for (int g = group_begin; g < group_end; g++) {
+        const uint8_t *group = packed + (size_t)g * blocks * 272;
+        const int o = 8 * g;
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int b = 0; b < blocks; b++) {
+                const uint8_t *p = group + (size_t)b * 272;
+                __m256i magnitude[8];
+                q8_0_x8_magnitudes(p, magnitude);
+                const size_t at = (size_t)r * blocks + b;
+                a0 = q8_0_x8_step(p, magnitude, q + at * 32, scale[at], a0);
+                a1 = q8_0_x8_step(p, magnitude, q + (at + blocks) * 32, scale[at + blocks], a1);
+                a2 = q8_0_x8_step(p, magnitude, q + (at + 2 * blocks) * 32, scale[at + 2 * blocks], a2);
+                a3 = q8_0_x8_step(p, magnitude, q + (at + 3 * blocks) * 32, scale[at + 3 * blocks], a3);
+            }
+            _mm256_storeu_ps(y + (size_t)r * ldy + o, a0);
+            _mm256_storeu_ps(y + (size_t)(r + 1) * ldy + o, a1);
+            _mm256_storeu_ps(y + (size_t)(r + 2) * ldy + o, a2);
+            _mm256_storeu_ps(y + (size_t)(r + 3) * ldy + o, a3);
+        }
+        for (; r < rows; r++) {
+            __m256 a0 = _mm256_setzero_ps();
+            for (int b = 0; b < blocks; b++) {
+                const uint8_t *p = group + (size_t)b * 272;
+                __m256i magnitude[8];
+                q8_0_x8_magnitudes(p, magnitude);
+                const size_t at = (size_t)r * blocks + b;
+                a0 = q8_0_x8_step(p, magnitude, q + at * 32, scale[at], a0);
+            }
+            _mm256_storeu_ps(y + (size_t)r * ldy + o, a0);
+        }
+    }
+}

@@ -24,8 +24,8 @@ final class Linear: @unchecked Sendable {  // immutable after load
         case full(UnsafeMutablePointer<Float>)
         /// Quantised rows inside the file mapping.
         case quantized(UnsafeRawPointer, GGMLType, rowBytes: Int)
-        /// Q4_1 rows repacked eight at a time (`Q4_1x8`), owned by this object.
-        case repackedQ4_1(UnsafeMutableRawPointer)
+        /// Q4_1 or Q8_0 rows repacked eight at a time (`Q4_1x8`, `Q8_0x8`), owned by this object.
+        case repacked(UnsafeMutableRawPointer, GGMLType)
     }
 
     /// Rows dequantised per sgemm panel in native precision: 256 × 576
@@ -44,8 +44,10 @@ final class Linear: @unchecked Sendable {  // immutable after load
             let weights = UnsafeMutablePointer<Float>.allocate(capacity: inputs * outputs)
             Dequantize.run(tensor.type, from: bytes, to: weights, count: inputs * outputs)
             storage = .full(weights)
-        case .native where tensor.type == .q4_1 && Q4_1x8.supports(outputs: outputs):
-            storage = .repackedQ4_1(Q4_1x8.repack(bytes, outputs: outputs, blocks: inputs / 32))
+        case .native where (tensor.type == .q4_1 || tensor.type == .q8_0) && outputs % 8 == 0:
+            let packed = tensor.type == .q4_1 ? Q4_1x8.repack(bytes, outputs: outputs, blocks: inputs / 32)
+                                              : Q8_0x8.repack(bytes, outputs: outputs, blocks: inputs / 32)
+            storage = .repacked(packed, tensor.type)
             file.release(tensor)  // the copy replaces the file's pages
         case .native:
             storage = .quantized(bytes, tensor.type, rowBytes: tensor.type.byteCount(elements: inputs))
@@ -61,7 +63,7 @@ final class Linear: @unchecked Sendable {  // immutable after load
     deinit {
         switch storage {
         case .full(let w): w.deallocate()
-        case .repackedQ4_1(let packed): packed.deallocate()
+        case .repacked(let packed, _): packed.deallocate()
         case .quantized: break
         }
     }
@@ -70,7 +72,7 @@ final class Linear: @unchecked Sendable {  // immutable after load
     var hasIntegerKernel: Bool {
         switch storage {
         case .quantized(_, let type, _): Q8Activations.supports(type)
-        case .repackedQ4_1: true
+        case .repacked: true
         case .full: false
         }
     }
@@ -117,7 +119,7 @@ final class Linear: @unchecked Sendable {  // immutable after load
         case .full(let w):
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(slice.count), k, 1, x, k,
                         w + slice.lowerBound * inputs, k, 0, y + slice.lowerBound, Int32(outputs))
-        case .quantized, .repackedQ4_1:
+        case .quantized, .repacked:
             var start = slice.lowerBound
             while start < slice.upperBound {
                 let count = min(Self.panelRows, slice.upperBound - start)
@@ -136,8 +138,8 @@ final class Linear: @unchecked Sendable {  // immutable after load
             RowKernels.multiply(inputs: inputs, outputs: slice, x: x, rows: rows, y: y, ldy: outputs) { o, _ in
                 UnsafePointer(w + o * inputs)
             }
-        case .repackedQ4_1(let packed):
-            activations!.multiplyRepacked(packed, outputs: slice, rows: rows, y: y, ldy: outputs)
+        case .repacked(let packed, let type):
+            activations!.multiplyRepacked(type, packed, outputs: slice, rows: rows, y: y, ldy: outputs)
         case .quantized(let base, let type, let rowBytes) where activations != nil:
             activations!.multiply(type, weights: base, rowBytes: rowBytes, outputs: slice, rows: rows, y: y, ldy: outputs)
         case .quantized(let base, let type, let rowBytes):
@@ -153,7 +155,8 @@ final class Linear: @unchecked Sendable {  // immutable after load
         switch storage {
         case .full(let w): out.update(from: w + index * inputs, count: inputs)
         case .quantized(let base, let type, let rowBytes): RowDequantize.run(type, from: base + index * rowBytes, to: out, count: inputs)
-        case .repackedQ4_1(let packed): Q4_1x8.dequantize(packed, blocks: inputs / 32, row: index, into: out)
+        case .repacked(let packed, .q4_1): Q4_1x8.dequantize(packed, blocks: inputs / 32, row: index, into: out)
+        case .repacked(let packed, _): Q8_0x8.dequantize(packed, blocks: inputs / 32, row: index, into: out)
         }
     }
 }

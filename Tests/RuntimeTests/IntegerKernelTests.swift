@@ -2,8 +2,8 @@ import Testing
 import GGUF
 @testable import Runtime
 
-/// The integer decode kernels against a float64 reference, and the Q4_1
-/// repacking against the original blocks. Uses a real Q4_1 and a real Q8_0
+/// The integer kernels against a float64 reference, and the repacked
+/// layouts against the original blocks. Uses a real Q4_1 and a real Q8_0
 /// tensor of the default model.
 @Suite(.enabled(if: modelTestsEnabled, "model-level tests run in release builds (swift test -c release)"))
 struct IntegerKernelTests {
@@ -19,18 +19,26 @@ struct IntegerKernelTests {
         }
     }
 
-    @Test func repackedQ4_1DequantisesToTheOriginalBlocks() throws {
-        let tensor = try #require(Self.file.tensor(named: "blk.0.ffn_gate.weight"))
-        #expect(tensor.type == .q4_1)
+    static func repack(_ type: GGMLType, _ source: UnsafeRawPointer, outputs: Int, inputs: Int) -> UnsafeMutableRawPointer {
+        type == .q4_1 ? Q4_1x8.repack(source, outputs: outputs, blocks: inputs / 32) : Q8_0x8.repack(source, outputs: outputs, blocks: inputs / 32)
+    }
+
+    @Test(arguments: ["blk.0.ffn_gate.weight", "token_embd.weight"])
+    func repackedBlocksDequantiseToTheOriginals(_ name: String) throws {
+        let tensor = try #require(Self.file.tensor(named: name))
         let (inputs, outputs) = (tensor.shape[0], tensor.shape[1])
         let source = Self.file.bytes(of: tensor).baseAddress!
-        let packed = Q4_1x8.repack(source, outputs: outputs, blocks: inputs / 32)
+        let packed = Self.repack(tensor.type, source, outputs: outputs, inputs: inputs)
         defer { packed.deallocate() }
         var ours = [Float](repeating: 0, count: inputs), original = ours
         for row in [0, 1, 7, 8, 100, outputs - 1] {
-            Q4_1x8.dequantize(packed, blocks: inputs / 32, row: row, into: &ours)
-            Dequantize.run(.q4_1, from: source + row * tensor.type.byteCount(elements: inputs), to: &original, count: inputs)
-            #expect(ours == original, "row \(row)")
+            if tensor.type == .q4_1 {
+                Q4_1x8.dequantize(packed, blocks: inputs / 32, row: row, into: &ours)
+            } else {
+                Q8_0x8.dequantize(packed, blocks: inputs / 32, row: row, into: &ours)
+            }
+            Dequantize.run(tensor.type, from: source + row * tensor.type.byteCount(elements: inputs), to: &original, count: inputs)
+            #expect(ours == original, "\(name) row \(row)")
         }
     }
 
@@ -67,15 +75,10 @@ struct IntegerKernelTests {
         let a = Q8Activations(x, rows: rows, inputs: inputs, buffer: buffer)
         let checked = 0..<64
         var y = [Float](repeating: 0, count: rows * outputs)
-        var packed: UnsafeMutableRawPointer?
-        defer { packed?.deallocate() }
-        if tensor.type == .q4_1 {
-            packed = Q4_1x8.repack(source, outputs: outputs, blocks: inputs / 32)
-            a.multiplyRepacked(packed!, outputs: checked, rows: rows, y: &y, ldy: outputs)
-        } else {
-            a.multiply(tensor.type, weights: source, rowBytes: rowBytes, outputs: checked, rows: rows, y: &y, ldy: outputs)
-        }
-        // The one-output-at-a-time kernel (used when a Q4_1 matrix's rows are not a multiple of 8) as well.
+        let packed = Self.repack(tensor.type, source, outputs: outputs, inputs: inputs)
+        defer { packed.deallocate() }
+        a.multiplyRepacked(tensor.type, packed, outputs: checked, rows: rows, y: &y, ldy: outputs)
+        // The one-output-at-a-time kernels (used when a matrix's rows are not a multiple of 8) as well.
         var perRow = [Float](repeating: 0, count: rows * outputs)
         a.multiply(tensor.type, weights: source, rowBytes: rowBytes, outputs: checked, rows: rows, y: &perRow, ldy: outputs)
         for r in 0..<rows {
@@ -89,11 +92,7 @@ struct IntegerKernelTests {
         let last: [Float] = Array(x[((rows - 1) * inputs)...])
         let alone = Q8Activations(last, rows: 1, inputs: inputs, buffer: buffer)
         var single = [Float](repeating: 0, count: outputs)
-        if let packed {
-            alone.multiplyRepacked(packed, outputs: checked, rows: 1, y: &single, ldy: outputs)
-        } else {
-            alone.multiply(tensor.type, weights: source, rowBytes: rowBytes, outputs: checked, rows: 1, y: &single, ldy: outputs)
-        }
+        alone.multiplyRepacked(tensor.type, packed, outputs: checked, rows: 1, y: &single, ldy: outputs)
         #expect(Array(single[checked]) == Array(y[(rows - 1) * outputs + checked.lowerBound..<(rows - 1) * outputs + checked.upperBound]))
     }
 }

@@ -13,8 +13,6 @@ import GGUF
 enum Q4_1x8 {
     static let groupBlockBytes = 160
 
-    static func supports(outputs: Int) -> Bool { outputs % 8 == 0 }
-
     /// A new buffer with the rows of `source` (`outputs` rows of `blocks` Q4_1 blocks) interleaved.
     static func repack(_ source: UnsafeRawPointer, outputs: Int, blocks: Int) -> UnsafeMutableRawPointer {
         let packed = UnsafeMutableRawPointer.allocate(byteCount: outputs * blocks * 20, alignment: 64)

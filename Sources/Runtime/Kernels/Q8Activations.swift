@@ -40,9 +40,15 @@ struct Q8Activations {
         }
     }
 
-    /// The same for Q4_1 weights repacked by `Q4_1x8`; `outputs` starts and ends at multiples of 8.
-    func multiplyRepacked(_ packed: UnsafeRawPointer, outputs: Range<Int>, rows: Int, y: UnsafeMutablePointer<Float>, ldy: Int) {
-        wafer_q4_1x8_rows(packed.assumingMemoryBound(to: UInt8.self), Int32(blocks), Int32(outputs.lowerBound / 8),
-                          Int32(outputs.upperBound / 8), q, scale, sum, Int32(rows), y, ldy)
+    /// The same for weights repacked by `Q4_1x8` or `Q8_0x8`; `outputs` starts and ends at multiples of 8.
+    func multiplyRepacked(_ type: GGMLType, _ packed: UnsafeRawPointer, outputs: Range<Int>, rows: Int,
+                          y: UnsafeMutablePointer<Float>, ldy: Int) {
+        let w = packed.assumingMemoryBound(to: UInt8.self)
+        let (first, last) = (Int32(outputs.lowerBound / 8), Int32(outputs.upperBound / 8))
+        if type == .q4_1 {
+            wafer_q4_1x8_rows(w, Int32(blocks), first, last, q, scale, sum, Int32(rows), y, ldy)
+        } else {
+            wafer_q8_0x8_rows(w, Int32(blocks), first, last, q, scale, Int32(rows), y, ldy)
+        }
     }
 }

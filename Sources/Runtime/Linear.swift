@@ -82,13 +82,15 @@ final class Linear: @unchecked Sendable {  // immutable after load
 
     /// y[r, outputs] = x[r, inputs] · Wᵀ (+ bias) for the rows of `layout`:
     /// each gemm block in one sgemm call, the kernel rows with our kernels.
-    func apply(_ x: UnsafePointer<Float>, layout: RowLayout, into y: UnsafeMutablePointer<Float>, scratch: LinearScratch) {
+    /// `quantized`: the kernel rows of `x` already quantised (matrices sharing an input quantise it once).
+    func apply(_ x: UnsafePointer<Float>, layout: RowLayout, into y: UnsafeMutablePointer<Float>, scratch: LinearScratch,
+               quantized: Q8Activations? = nil) {
         let pool = WorkerPool.shared
         let kernelX = x + layout.kernelRows.lowerBound * inputs
         // Kernel rows are quantised once, before the pool splits the outputs.
         var activations: Q8Activations?
         if hasIntegerKernel, !layout.kernelRows.isEmpty {
-            activations = Q8Activations(kernelX, rows: layout.kernelRows.count, inputs: inputs, buffer: scratch.activations)
+            activations = quantized ?? Q8Activations(kernelX, rows: layout.kernelRows.count, inputs: inputs, buffer: scratch.activations)
         }
         pool.run { part in
             // Slices start at multiples of 8 so the integer kernels see whole groups of rows.

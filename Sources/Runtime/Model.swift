@@ -67,6 +67,17 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
         return made
     }
 
+    /// `body(i)` for every row, the rows split over the worker pool when there
+    /// are several (rows are independent, so the split changes no result).
+    static func eachRow(_ count: Int, _ body: (Int) -> Void) {
+        guard count > 1 else {
+            if count == 1 { body(0) }
+            return
+        }
+        let pool = WorkerPool.shared
+        pool.run { part in for i in WorkerPool.slice(count, part: part, of: pool.size) { body(i) } }
+    }
+
     /// Prompt rows go through sgemm when a batch-invariant tile was found;
     /// generated rows always through our kernels (one row is bandwidth-bound,
     /// and a padded sgemm tile would multiply its work).
@@ -94,27 +105,33 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
         for (b, seq) in batch.enumerated() {
             for (i, t) in seq.tokens.enumerated() { weights.tokenEmbedding.row(Int(t), into: s.x + (layout.start[b] + i) * dim) }
         }
-        func linear(_ l: Linear, _ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
-            l.apply(input, layout: layout, into: output, scratch: s.linear)
+        func linear(_ l: Linear, _ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ quantized: Q8Activations? = nil) {
+            l.apply(input, layout: layout, into: output, scratch: s.linear, quantized: quantized)
         }
+        /// The normed input quantised once for the matrices that share it (integer-kernel models only).
+        func quantizedInput() -> Q8Activations? {
+            guard integerRows else { return nil }
+            return Q8Activations(s.h + layout.kernelRows.lowerBound * dim, rows: layout.kernelRows.count, inputs: dim,
+                                 buffer: s.linear.activations)
+        }
+        let rows = layout.rowCount, ffn = c.feedForwardLength
 
         for (l, layer) in weights.layers.enumerated() {
-            for i in 0..<layout.rowCount { Ops.rmsNorm(s.x + i * dim, weight: layer.attentionNorm, epsilon: c.rmsEpsilon, into: s.h + i * dim) }
-            linear(layer.query, s.h, s.q)
-            linear(layer.key, s.h, s.k)
-            linear(layer.value, s.h, s.v)
+            Self.eachRow(rows) { i in Ops.rmsNorm(s.x + i * dim, weight: layer.attentionNorm, epsilon: c.rmsEpsilon, into: s.h + i * dim) }
+            let normed = quantizedInput()
+            linear(layer.query, s.h, s.q, normed)
+            linear(layer.key, s.h, s.k, normed)
+            linear(layer.value, s.h, s.v, normed)
             attention(batch, layout: layout, layer: l, s)
             linear(layer.attentionOutput, s.attention, s.h)
-            for i in 0..<layout.rowCount * dim { s.x[i] += s.h[i] }
-
-            for i in 0..<layout.rowCount { Ops.rmsNorm(s.x + i * dim, weight: layer.feedForwardNorm, epsilon: c.rmsEpsilon, into: s.h + i * dim) }
-            linear(layer.gate, s.h, s.gate)
-            linear(layer.up, s.h, s.up)
-            for i in 0..<layout.rowCount {
-                Ops.swiglu(s.gate + i * c.feedForwardLength, s.up + i * c.feedForwardLength, count: c.feedForwardLength)
-            }
+            Self.eachRow(rows) { i in Ops.rmsNorm(s.x + i * dim, adding: s.h + i * dim, weight: layer.feedForwardNorm,
+                                                  epsilon: c.rmsEpsilon, into: s.h + i * dim) }
+            let normedFFN = quantizedInput()
+            linear(layer.gate, s.h, s.gate, normedFFN)
+            linear(layer.up, s.h, s.up, normedFFN)
+            Self.eachRow(rows) { i in Ops.swiglu(s.gate + i * ffn, s.up + i * ffn, count: ffn) }
             linear(layer.down, s.gate, s.h)
-            for i in 0..<layout.rowCount * dim { s.x[i] += s.h[i] }
+            Self.eachRow(rows) { i in for j in 0..<dim { s.x[i * dim + j] += s.h[i * dim + j] } }
         }
         for seq in batch { seq.cache.length += seq.tokens.count }
 

@@ -16,6 +16,14 @@ enum Ops {
         }
     }
 
+    /// x += residual, then out = rmsNorm(x): a residual connection and the next norm
+    /// in one pass over the row (`out` may be `residual`; it is read first).
+    static func rmsNorm(_ x: UnsafeMutablePointer<Float>, adding residual: UnsafePointer<Float>, weight: [Float], epsilon: Float,
+                        into out: UnsafeMutablePointer<Float>) {
+        for i in 0..<weight.count { x[i] += residual[i] }
+        rmsNorm(x, weight: weight, epsilon: epsilon, into: out)
+    }
+
     /// Rotates each head's first `ropeDimension` elements by position-dependent angles.
     static func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, headDimension: Int, position: Int,
                      table: RopeTable) {

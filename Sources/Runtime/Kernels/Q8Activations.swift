@@ -15,13 +15,27 @@ struct Q8Activations {
     /// Bytes needed for `rows` rows of `inputs` values.
     static func bytes(rows: Int, inputs: Int) -> Int { rows * (inputs + 2 * (inputs / 32) * MemoryLayout<Float>.size) }
 
-    /// Quantises `rows` rows of `x` into `buffer` (at least `bytes(rows:inputs:)` long).
+    /// Quantises `rows` rows of `x` into `buffer` (at least `bytes(rows:inputs:)` long),
+    /// the rows split over the worker pool when there are several (each row alone, so
+    /// the split does not change a row's bytes).
     init(_ x: UnsafePointer<Float>, rows: Int, inputs: Int, buffer: UnsafeMutableRawPointer) {
-        blocks = inputs / 32
+        let blocks = inputs / 32
+        self.blocks = blocks
         scale = buffer.bindMemory(to: Float.self, capacity: 2 * rows * blocks)
         sum = scale + rows * blocks
         q = (buffer + 2 * rows * blocks * MemoryLayout<Float>.size).bindMemory(to: Int8.self, capacity: rows * inputs)
-        wafer_quantize_rows_q8(x, Int32(rows), Int32(blocks), q, scale, sum)
+        let (q, scale, sum) = (q, scale, sum)
+        func quantize(_ range: Range<Int>) {
+            guard !range.isEmpty else { return }
+            wafer_quantize_rows_q8(x + range.lowerBound * inputs, Int32(range.count), Int32(blocks),
+                                   q + range.lowerBound * inputs, scale + range.lowerBound * blocks, sum + range.lowerBound * blocks)
+        }
+        if rows == 1 {
+            quantize(0..<1)
+        } else {
+            let pool = WorkerPool.shared
+            pool.run { part in quantize(WorkerPool.slice(rows, part: part, of: pool.size)) }
+        }
     }
 
     /// y[r·ldy + o] = W[o] · row r for o in `outputs`.

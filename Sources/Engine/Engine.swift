@@ -201,10 +201,11 @@ public final class Engine: @unchecked Sendable {
             case .failure(let error): failStep(chunks, error: error, &outbox)
             }
         }
+        // The last events (cancelled requests' `finished`) go out before `shutdown` may return.
+        deliver(&outbox)
         threadExited = true
         lock.broadcast()
         lock.unlock()
-        deliverUnlocked(&outbox)
     }
 
     /// While the engine is idle and the batch not full, when to stop waiting for more requests.

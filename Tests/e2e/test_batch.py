@@ -10,12 +10,13 @@ import httpx
 from conftest import MODEL_ID, ROOT, WAFER
 
 
-def make_input(path, count, bad_every=20):
+def make_input(path, count, bad_every=20, max_tokens=8):
     """`count` lines; of every `bad_every`, three are not requests and two are requests the API refuses."""
     lines, expected = [], {}
     for i in range(count):
         kind = i % bad_every if bad_every else -1
-        chat = {"model": MODEL_ID, "max_tokens": 8, "temperature": 0, "messages": [{"role": "user", "content": f"Say the number {i}."}]}
+        chat = {"model": MODEL_ID, "max_tokens": max_tokens, "temperature": 0, "ignore_eos": max_tokens > 8,
+                "messages": [{"role": "user", "content": f"Say the number {i}."}]}
         if kind == 0:
             lines.append("{not json")
         elif kind == 1:
@@ -85,7 +86,7 @@ def test_unreadable_input_or_unwritable_output_fail_before_work(tmp_path):
 
 def test_kill_9_then_resume_answers_each_line_once(tmp_path):
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    make_input(inp, 80, bad_every=0)
+    make_input(inp, 80, bad_every=0, max_tokens=32)  # long enough that the kill lands mid-run
     p = subprocess.Popen([str(WAFER), "batch", str(inp), "-o", str(out), "--ledger", str(tmp_path / "ledger.db"), "--max-batch", "16"],
                          cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120

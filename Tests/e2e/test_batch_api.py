@@ -64,7 +64,7 @@ def test_bad_batch_requests(client):
 
 def test_cancel_and_restart_resume(tmp_path):
     inp = tmp_path / "in.jsonl"
-    make_input(inp, 120, bad_every=0)
+    make_input(inp, 120, bad_every=0, max_tokens=48)  # ~20 s of work, so the stop lands mid-batch
     s = Server("--shutdown-grace", "1")
     c = s.client()
     f = c.files.create(file=("in.jsonl", inp.read_bytes()), purpose="batch")

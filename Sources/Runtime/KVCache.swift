@@ -1,23 +1,36 @@
-/// One sequence's keys and values for every layer, F32.
-/// Layout: keys and values each [layers, capacity, kvDim].
+/// How keys and values are stored.
+public enum KVPrecision: String, Sendable, CaseIterable {
+    /// Half the memory; what llama.cpp keeps by default.
+    case f16
+    /// Exact activations (full precision's float64 check needs it).
+    case f32
+
+    var bytes: Int { self == .f16 ? 2 : 4 }
+}
+
+/// One sequence's keys and values for every layer.
+/// Layout: keys and values each [layers, capacity, kvDim] elements of `precision`.
 public final class KVCache: @unchecked Sendable {  // used by one thread at a time (the engine's)
     public let capacity: Int
+    public let precision: KVPrecision
     /// Positions filled so far; the next token goes at `length`.
     public internal(set) var length = 0
     let layers: Int
     let width: Int
+    /// Elements per layer.
     let layerStride: Int
-    let keys: UnsafeMutablePointer<Float>
-    let values: UnsafeMutablePointer<Float>
+    let keys: UnsafeMutableRawPointer
+    let values: UnsafeMutableRawPointer
 
-    init(config: ModelConfig, capacity: Int) {
+    init(config: ModelConfig, capacity: Int, precision: KVPrecision) {
         self.capacity = capacity
+        self.precision = precision
         layers = config.layerCount
         width = config.kvDimension
         layerStride = capacity * width
         // Not initialised: pages are only touched (and resident) as positions fill.
-        keys = .allocate(capacity: layers * layerStride)
-        values = .allocate(capacity: layers * layerStride)
+        keys = .allocate(byteCount: max(layers * layerStride * precision.bytes, 1), alignment: 64)
+        values = .allocate(byteCount: max(layers * layerStride * precision.bytes, 1), alignment: 64)
     }
 
     deinit {
@@ -32,17 +45,18 @@ public final class KVCache: @unchecked Sendable {  // used by one thread at a ti
     /// `source` (a shared prompt head computed for another sequence). The
     /// values are copied bit for bit, so the result is as if computed here.
     public func copyPrefix(of source: KVCache, count: Int) {
-        precondition(source !== self && count <= source.length && count <= capacity
-                     && layers == source.layers && width == source.width, "prefix copy between incompatible caches")
+        precondition(source !== self && count <= source.length && count <= capacity && layers == source.layers
+                     && width == source.width && precision == source.precision, "prefix copy between incompatible caches")
+        let size = precision.bytes
         for layer in 0..<layers {
-            (keys + layer * layerStride).update(from: source.keys + layer * source.layerStride, count: count * width)
-            (values + layer * layerStride).update(from: source.values + layer * source.layerStride, count: count * width)
+            (keys + layer * layerStride * size).copyMemory(from: source.keys + layer * source.layerStride * size, byteCount: count * width * size)
+            (values + layer * layerStride * size).copyMemory(from: source.values + layer * source.layerStride * size, byteCount: count * width * size)
         }
         length = count
     }
 
     /// Bytes held by one cache of `capacity` positions.
-    public static func bytes(config: ModelConfig, capacity: Int) -> Int {
-        2 * config.layerCount * capacity * config.kvDimension * MemoryLayout<Float>.size
+    public static func bytes(config: ModelConfig, capacity: Int, precision: KVPrecision) -> Int {
+        2 * config.layerCount * capacity * config.kvDimension * precision.bytes
     }
 }

@@ -1,3 +1,5 @@
+import CKernels
+
 extension Model {
     /// Applies RoPE to the step's queries and keys, appends keys and values to
     /// each sequence's cache, and computes causal grouped-query attention of
@@ -10,14 +12,20 @@ extension Model {
         var items: [(row: Int, position: Int, cache: KVCache)] = []
         for (b, seq) in batch.enumerated() {
             let cache = seq.cache
-            let keys = cache.keys + layer * cache.layerStride, values = cache.values + layer * cache.layerStride
             for i in 0..<seq.tokens.count {
                 let row = layout.start[b] + i, position = cache.length + i
                 let q = s.q + row * qDim, k = s.k + row * kvDim
                 Ops.rope(q, heads: c.headCount, headDimension: hd, position: position, table: rope)
                 Ops.rope(k, heads: c.kvHeadCount, headDimension: hd, position: position, table: rope)
-                (keys + position * kvDim).update(from: k, count: kvDim)
-                (values + position * kvDim).update(from: s.v + row * kvDim, count: kvDim)
+                let at = layer * cache.layerStride + position * kvDim
+                switch cache.precision {
+                case .f32:
+                    (cache.keys.assumingMemoryBound(to: Float.self) + at).update(from: k, count: kvDim)
+                    (cache.values.assumingMemoryBound(to: Float.self) + at).update(from: s.v + row * kvDim, count: kvDim)
+                case .f16:
+                    wafer_to_f16(k, cache.keys.assumingMemoryBound(to: UInt16.self) + at, Int32(kvDim))
+                    wafer_to_f16(s.v + row * kvDim, cache.values.assumingMemoryBound(to: UInt16.self) + at, Int32(kvDim))
+                }
                 items.append((row, position, cache))
             }
         }
@@ -30,9 +38,20 @@ extension Model {
             for w in WorkerPool.slice(work, part: part, of: pool.size) {
                 let item = items[w / c.headCount], head = w % c.headCount
                 let kvOffset = layer * item.cache.layerStride + (head / group) * hd
-                Self.attend(query: s.q + item.row * qDim + head * hd, keys: item.cache.keys + kvOffset,
-                            values: item.cache.values + kvOffset, stride: kvDim, visible: item.position + 1,
-                            headDimension: hd, scale: scale, scores: scores, out: s.attention + item.row * qDim + head * hd)
+                let query = s.q + item.row * qDim + head * hd, out = s.attention + item.row * qDim + head * hd
+                let cache = item.cache, visible = item.position + 1
+                switch cache.precision {
+                case .f32:
+                    Self.attend(query: query, keys: cache.keys.assumingMemoryBound(to: Float.self) + kvOffset,
+                                values: cache.values.assumingMemoryBound(to: Float.self) + kvOffset, stride: kvDim,
+                                visible: visible, headDimension: hd, scale: scale, scores: scores, out: out)
+                case .f16:
+                    let keys = cache.keys.assumingMemoryBound(to: UInt16.self) + kvOffset
+                    let values = cache.values.assumingMemoryBound(to: UInt16.self) + kvOffset
+                    wafer_scores_f16(query, keys, kvDim, Int32(visible), Int32(hd), scale, scores)
+                    Ops.softmax(scores, count: visible)
+                    wafer_weighted_sum_f16(scores, values, kvDim, Int32(visible), Int32(hd), out)
+                }
             }
         }
     }

@@ -24,6 +24,7 @@ public struct SequenceInput {
 public final class Model: @unchecked Sendable {  // weights immutable; forward is called from one thread at a time
     public let config: ModelConfig
     public let precision: Precision
+    public let kvPrecision: KVPrecision
     let weights: Weights
     /// Native-precision weights point into the file's mapping, which must outlive them.
     let file: GGUFFile
@@ -37,9 +38,12 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
     /// One forward at a time (the engine has one thread; tests may call from several).
     private let forwardLock = NSLock()
 
-    public init(file: GGUFFile, precision: Precision) throws(ModelError) {
+    /// `kvPrecision` F16 halves the KV cache's memory (llama.cpp's default);
+    /// F32 is the default, which the golden tests pin to llama.cpp and float64.
+    public init(file: GGUFFile, precision: Precision, kvPrecision: KVPrecision = .f32) throws(ModelError) {
         config = try ModelConfig(file: file)
         self.precision = precision
+        self.kvPrecision = kvPrecision
         self.file = file
         weights = try Weights(file: file, config: config, precision: precision)
         rope = RopeTable(config: config)
@@ -52,7 +56,7 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
 
     /// A cache for one sequence of at most `capacity` tokens (default: the model's context).
     public func makeCache(capacity: Int? = nil) -> KVCache {
-        KVCache(config: config, capacity: min(capacity ?? config.contextLength, config.contextLength))
+        KVCache(config: config, capacity: min(capacity ?? config.contextLength, config.contextLength), precision: kvPrecision)
     }
 
     /// The step's scratch: the kept one while it is big enough, else a larger

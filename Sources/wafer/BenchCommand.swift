@@ -8,7 +8,7 @@ import Runtime
 enum BenchCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
         let a = try Arguments(args, valued: ["model", "precision", "prompt-tokens", "decode-tokens", "repeat", "concurrency",
-                                             "requests", "shared-prefix", "max-batch"],
+                                             "requests", "shared-prefix", "max-batch", "kv"],
                               flags: ["json", "no-prefix-cache"])
         let path = a.string("model") ?? defaultModelPath()
         let precision = try parsePrecision(a.string("precision"))
@@ -19,7 +19,7 @@ enum BenchCommand {
         guard promptLength > 0, decodeLength > 0, repeats > 0 else { throw UsageError("token counts and --repeat must be positive") }
 
         let loadStart = Date()
-        let session = try ModelSession(path: path, precision: precision)
+        let session = try ModelSession(path: path, precision: precision, kvPrecision: try parseKVPrecision(a.string("kv")))
         let loadSeconds = Date().timeIntervalSince(loadStart)
         if concurrency > 0 {
             let options = LoadBench.Options(

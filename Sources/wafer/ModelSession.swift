@@ -9,9 +9,9 @@ struct ModelSession {
     let tokenizer: Tokenizer
     let template: ChatTemplate?
 
-    init(path: String, precision: Precision) throws {
+    init(path: String, precision: Precision, kvPrecision: KVPrecision = .f32) throws {
         file = try GGUFFile(path: path)
-        model = try Model(file: file, precision: precision)
+        model = try Model(file: file, precision: precision, kvPrecision: kvPrecision)
         tokenizer = try Tokenizer(gguf: file)
         template = try file.metadata["tokenizer.chat_template"]?.string.map { try ChatTemplate(source: $0) }
     }
@@ -26,6 +26,12 @@ struct ModelSession {
         // The template writes BOS itself where the model wants it.
         return tokenizer.encode(rendered, addBOS: false, parseSpecial: true)
     }
+}
+
+func parseKVPrecision(_ text: String?) throws(UsageError) -> KVPrecision {
+    guard let text else { return .f32 }
+    guard let p = KVPrecision(rawValue: text) else { throw UsageError("--kv must be f32 or f16, got '\(text)'") }
+    return p
 }
 
 func parsePrecision(_ text: String?) throws(UsageError) -> Precision {

@@ -9,10 +9,11 @@ enum ServeCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
         let a = try Arguments(args, valued: ["model", "model-id", "host", "port", "precision", "max-batch", "max-queue", "kv-tokens",
                                              "ctx", "batch-window-ms", "api-keys", "max-body-bytes", "max-connections",
-                                             "idle-timeout", "shutdown-grace", "prices", "ledger", "data-dir"],
+                                             "idle-timeout", "shutdown-grace", "prices", "ledger", "data-dir", "kv"],
                               flags: ["no-prefix-cache"])
         let path = a.string("model") ?? defaultModelPath()
         let precision = try parsePrecision(a.string("precision"))
+        let kv = try parseKVPrecision(a.string("kv"))
         let host = a.string("host") ?? "127.0.0.1"
         let port = try a.int("port", default: 8080)
         guard (0...65535).contains(port) else { throw UsageError("--port must be between 0 and 65535") }
@@ -59,7 +60,7 @@ enum ServeCommand {
         let configuration = engine
         Thread.detachNewThread {
             do {
-                let session = try ModelSession(path: path, precision: precision)
+                let session = try ModelSession(path: path, precision: precision, kvPrecision: kv)
                 let engineInstance = Engine(model: session.model, tokenizer: session.tokenizer, configuration: configuration)
                 served.set(engineInstance)
                 let id = a.string("model-id") ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent

@@ -6,14 +6,14 @@ usage: wafer COMMAND [OPTIONS]
   serve [--model PATH] [--host 127.0.0.1] [--port 8080] [--model-id ID] [--precision full|native] [--api-keys FILE]
         [--max-batch 32] [--max-queue 256] [--kv-tokens N] [--ctx N] [--batch-window-ms MS] [--no-prefix-cache]
         [--max-body-bytes N] [--max-connections N] [--idle-timeout S] [--shutdown-grace S]
-        [--prices FILE] [--data-dir data (uploads, batches)] [--ledger PATH (default DATA-DIR/ledger.db)]
+        [--kv f32|f16] [--prices FILE] [--data-dir data (uploads, batches)] [--ledger PATH (default DATA-DIR/ledger.db)]
   batch INPUT.jsonl -o OUTPUT.jsonl [--errors ERRORS.jsonl] [--model PATH] [--max-batch 32] [--ledger PATH] [--prices FILE]
   usage [--month 2026-11] [--db data/ledger.db] [--format table|json|csv] [--group-by key|model|day|month] [--prices FILE]
   plan --tokens N --prompt-tokens P --completion-tokens C [--concurrency N] [--throughput TOK/S] [--daily-tokens N] [--prices FILE]
   generate --prompt TEXT | --chat TEXT [--model PATH] [--max-tokens N] [--temperature T] [--seed S] [--precision full|native]
   tokenize [--model PATH] [--no-bos] [--no-special] [--ids] TEXT
   info [PATH]
-  bench [--model PATH] [--precision full|native] [--prompt-tokens N] [--decode-tokens N] [--repeat N] [--json]
+  bench [--model PATH] [--precision full|native] [--kv f32|f16] [--prompt-tokens N] [--decode-tokens N] [--repeat N] [--json]
         [--concurrency N [--requests M] [--shared-prefix K] [--max-batch B] [--no-prefix-cache]]
 """
 

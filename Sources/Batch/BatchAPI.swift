@@ -44,7 +44,7 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         }
         switch (parts[1], parts.count) {
         case ("files", 2):
-            if request.method == "GET" { return list(files: ()) }
+            if request.method == "GET" { return listFiles() }
             try method("POST")
             return try upload(request)
         case ("files", 3):
@@ -111,7 +111,7 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         return object
     }
 
-    private func list(files _: Void) -> HTTPResponse {
+    private func listFiles() -> HTTPResponse {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: files.path)) ?? []
         let objects = names.filter { $0.hasSuffix(".json") }.compactMap { name in
             (try? Data(contentsOf: files.appendingPathComponent(name))).flatMap { Wire.decode(FileObject.self, $0) }

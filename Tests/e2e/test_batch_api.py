@@ -29,6 +29,7 @@ def test_files_and_batches_end_to_end(client, tmp_path):
     assert uploaded.purpose == "batch" and uploaded.bytes == inp.stat().st_size
     assert client.files.retrieve(uploaded.id).filename == "in.jsonl"
     assert client.files.content(uploaded.id).read() == inp.read_bytes()
+    assert uploaded.id in [f.id for f in client.files.list()]
 
     batch = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h",
                                   metadata={"job": "test"})

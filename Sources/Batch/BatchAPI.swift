@@ -50,7 +50,7 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         case ("files", 3):
             if request.method == "DELETE" { return try delete(file: parts[2]) }
             try method("GET")
-            return .json(Wire.encode(try file(parts[2])))
+            return .json(WireJSON.encode(try file(parts[2])))
         case ("files", 4) where parts[3] == "content":
             try method("GET")
             let object = try file(parts[2])
@@ -59,16 +59,16 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         case ("batches", 2):
             if request.method == "GET" {
                 let data = allBatches().sorted { $0.createdAt > $1.createdAt }.map(current)
-                return .json(Wire.encode(ListOf(data: data)))
+                return .json(WireJSON.encode(ListOf(data: data)))
             }
             try method("POST")
             return try create(request)
         case ("batches", 3):
             try method("GET")
-            return .json(Wire.encode(current(try batch(parts[2]))))
+            return .json(WireJSON.encode(current(try batch(parts[2]))))
         case ("batches", 4) where parts[3] == "cancel":
             try method("POST")
-            return .json(Wire.encode(try cancel(parts[2])))
+            return .json(WireJSON.encode(try cancel(parts[2])))
         default:
             throw .notFound("Unknown route \(request.method) \(path).", code: "unknown_route")
         }
@@ -91,14 +91,14 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         }
         guard let content = form.part("file") else { throw .invalidRequest("Missing required parameter: 'file'.", param: "file") }
         let object = try store(content.content, filename: content.filename ?? "upload.jsonl", purpose: purpose)
-        return .json(Wire.encode(object))
+        return .json(WireJSON.encode(object))
     }
 
     private func store(_ data: Data, filename: String, purpose: String) throws(APIError) -> FileObject {
         let object = FileObject(id: "file-" + APIServer.makeID(), bytes: data.count, createdAt: Wire.now, filename: filename, purpose: purpose)
         do {
             try data.write(to: files.appendingPathComponent(object.id), options: .atomic)
-            try Wire.encode(object).write(to: files.appendingPathComponent(object.id + ".json"), options: .atomic)
+            try WireJSON.encode(object).write(to: files.appendingPathComponent(object.id + ".json"), options: .atomic)
         } catch { throw .server("The file could not be stored: \(error)") }
         return object
     }
@@ -116,7 +116,7 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         let objects = names.filter { $0.hasSuffix(".json") }.compactMap { name in
             (try? Data(contentsOf: files.appendingPathComponent(name))).flatMap { Wire.decode(FileObject.self, $0) }
         }.sorted { $0.createdAt > $1.createdAt }
-        return .json(Wire.encode(ListOf(data: objects)))
+        return .json(WireJSON.encode(ListOf(data: objects)))
     }
 
     private func delete(file id: String) throws(APIError) -> HTTPResponse {
@@ -124,7 +124,7 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         try? FileManager.default.removeItem(at: files.appendingPathComponent(object.id))
         try? FileManager.default.removeItem(at: files.appendingPathComponent(object.id + ".json"))
         struct Deleted: Encodable { let id: String; var object = "file"; var deleted = true }
-        return .json(Wire.encode(Deleted(id: object.id)))
+        return .json(WireJSON.encode(Deleted(id: object.id)))
     }
 
     /// Ids are ours ("file-…", "batch_…"): letters, digits, '-' and '_' only, so never a path.
@@ -156,7 +156,7 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
                                 metadata: body.metadata)
         save(batch)
         start(batch)
-        return .json(Wire.encode(current(batch)))
+        return .json(WireJSON.encode(current(batch)))
     }
 
     private func batch(_ id: String) throws(APIError) -> BatchObject {
@@ -175,7 +175,7 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
     }
 
     private func save(_ batch: BatchObject) {
-        try? Wire.encode(batch).write(to: batchDirectory.appendingPathComponent(batch.id + ".json"), options: .atomic)
+        try? WireJSON.encode(batch).write(to: batchDirectory.appendingPathComponent(batch.id + ".json"), options: .atomic)
     }
 
     /// The stored object with live request counts while it runs.

@@ -1,4 +1,5 @@
 import Foundation
+import OpenAI
 
 /// OpenAI's file object.
 struct FileObject: Codable, Sendable {
@@ -70,14 +71,8 @@ struct BatchObject: Codable, Sendable {
     }
 }
 
+/// Reading back what `WireJSON.encode` wrote (files and batches kept on disk).
 enum Wire {
-    static func encode<T: Encodable>(_ value: T) -> Data {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(value)) ?? Data("{}".utf8)
-    }
-
     static func decode<T: Decodable>(_ type: T.Type, _ data: Data) -> T? {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase

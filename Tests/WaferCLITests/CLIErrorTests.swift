@@ -86,5 +86,7 @@ struct CLIErrorTests {
         expectOneLineError(try Self.run(["usage", "--db", "/nonexistent/ledger.db"]), containing: "no ledger")
         expectOneLineError(try Self.run(["usage", "--month", "November", "--db", "/nonexistent"]), containing: "--month")
         expectOneLineError(try Self.run(["plan", "--tokens", "-5", "--throughput", "10"]), containing: "must be positive")
+        expectOneLineError(try Self.run(["batch", "in.jsonl"]), containing: "-o OUTPUT.jsonl")
+        expectOneLineError(try Self.run(["serve", "--kv", "f8"]), containing: "--kv must be f32 or f16")
     }
 }

@@ -25,10 +25,14 @@ void wafer_q8_0x8_rows(const uint8_t *packed, int blocks, int group_begin, int g
 void wafer_q8_0_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_begin, int out_end,
                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
 
-/// Attention over an F16 KV cache for one query head: scores[j] = (q · k_j) · scale
-/// for j < visible, and out = Σ weights[j] · v_j. Rows `stride` halves apart.
-void wafer_scores_f16(const float *query, const uint16_t *keys, size_t stride, int visible, int hd, float scale, float *scores);
-void wafer_weighted_sum_f16(const float *weights, const uint16_t *values, size_t stride, int visible, int hd, float *out);
+/// One query head over `visible` cached positions (keys and values `stride`
+/// elements apart, F32 or F16): out = softmax((q · k_j) · scale) · V, with
+/// `scores` as room for `visible` floats. The same fixed order of operations
+/// for a given `visible`, whatever else the step holds.
+void wafer_attend_f32(const float *query, const float *keys, const float *values, size_t stride, int visible, int hd,
+                      float scale, float *scores, float *out);
+void wafer_attend_f16(const float *query, const uint16_t *keys, const uint16_t *values, size_t stride, int visible, int hd,
+                      float scale, float *scores, float *out);
 /// F32 to F16, round to nearest even.
 void wafer_to_f16(const float *x, uint16_t *out, int n);
 

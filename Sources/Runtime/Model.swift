@@ -38,12 +38,13 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
     /// One forward at a time (the engine has one thread; tests may call from several).
     private let forwardLock = NSLock()
 
-    /// `kvPrecision` F16 halves the KV cache's memory (llama.cpp's default);
-    /// F32 is the default, which the golden tests pin to llama.cpp and float64.
-    public init(file: GGUFFile, precision: Precision, kvPrecision: KVPrecision = .f32) throws(ModelError) {
+    /// `kvPrecision` defaults to F16 in native precision (half the memory, as
+    /// llama.cpp keeps it) and F32 in full precision (exact activations, which
+    /// the float64 check needs).
+    public init(file: GGUFFile, precision: Precision, kvPrecision: KVPrecision? = nil) throws(ModelError) {
         config = try ModelConfig(file: file)
         self.precision = precision
-        self.kvPrecision = kvPrecision
+        self.kvPrecision = kvPrecision ?? (precision == .full ? .f32 : .f16)
         self.file = file
         weights = try Weights(file: file, config: config, precision: precision)
         rope = RopeTable(config: config)

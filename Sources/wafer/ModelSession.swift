@@ -9,7 +9,7 @@ struct ModelSession {
     let tokenizer: Tokenizer
     let template: ChatTemplate?
 
-    init(path: String, precision: Precision, kvPrecision: KVPrecision = .f32) throws {
+    init(path: String, precision: Precision, kvPrecision: KVPrecision? = nil) throws {
         file = try GGUFFile(path: path)
         model = try Model(file: file, precision: precision, kvPrecision: kvPrecision)
         tokenizer = try Tokenizer(gguf: file)
@@ -28,8 +28,9 @@ struct ModelSession {
     }
 }
 
-func parseKVPrecision(_ text: String?) throws(UsageError) -> KVPrecision {
-    guard let text else { return .f32 }
+/// nil when not given: the model picks by its precision.
+func parseKVPrecision(_ text: String?) throws(UsageError) -> KVPrecision? {
+    guard let text else { return nil }
     guard let p = KVPrecision(rawValue: text) else { throw UsageError("--kv must be f32 or f16, got '\(text)'") }
     return p
 }

@@ -28,7 +28,7 @@ enum SharedModels {
 
 /// llama.cpp's greedy run (Tests/Fixtures/greedy/README.md says how it was made).
 struct LlamaCppGoldens: Decodable {
-    struct Step: Decodable { let id: Int32; let top2: [[Double]] }
+    struct Step: Decodable { let id: Int32; let top2: [[Double]]; let top16_logits: [[Double]] }
     struct Message: Decodable { let role: String; let content: String }
     struct Case: Decodable {
         let name: String

@@ -159,14 +159,11 @@ void wafer_q8_0_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_beg
 //
 // One output per 32-bit lane: the weights are repacked at load so that each
 // lane holds four 4-bit weights of its row (Runtime/Kernels/Q4_1x8.swift),
-// and four activation bytes are broadcast against all eight rows. Each block's integer
-// sum is exact; per output, the float work is two FMAs per block in block
-// order, the same whether one activation row is computed or many.
-
-typedef struct {
-    __m256i low[4], high[4];  // lane j: row j's elements 4u..4u+3 (low) and 16+4u..16+4u+3 (high)
-    __m256 d, m;              // lane j: row j's scale and minimum
-} Q4_1x8;
+// and four activation bytes are broadcast against all eight rows. Each
+// block's integer sum is exact (in any order); per output, the float work is
+// two FMAs per block in block order, the same whether one activation row is
+// computed or many. A tile of `tile` activation rows (a constant where
+// inlined, so everything stays in registers) shares each unpacked chunk.
 
 static inline __m256i broadcast4(const int8_t *p) {
     int32_t v;
@@ -174,62 +171,47 @@ static inline __m256i broadcast4(const int8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
-// One activation row against the eight rows of a block: acc += isum·(d·d_x) + m·(d_x Σq).
-static inline __m256 q4_1_x8_step(const Q4_1x8 *t, const int8_t *x, float scale, float sum, __m256 acc) {
-    __m256i s = _mm256_setzero_si256();
-    for (int u = 0; u < 4; u++) {
-        // Each 16-bit lane adds 8 products pairs of at most 2·15·127: no overflow.
-        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(t->low[u], broadcast4(x + 4 * u)));
-        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(t->high[u], broadcast4(x + 16 + 4 * u)));
+// Packed group block: d[8] f16, m[8] f16, then 4 chunks of 32 bytes whose lane
+// j holds row j's elements 4u..4u+3 (low nibbles) and 16+4u..16+4u+3 (high).
+static inline __attribute__((always_inline)) void q4_1x8_tile(const uint8_t *group, int blocks, const int8_t *q,
+                                                              const float *scale, const float *sum, int r, int tile,
+                                                              float *y, size_t ldy, int o) {
+    const __m256i nibble = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    for (int i = 0; i < tile; i++) acc[i] = _mm256_setzero_ps();
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *p = group + (size_t)b * 160;
+        __m256i s[4];
+        for (int i = 0; i < tile; i++) s[i] = _mm256_setzero_si256();
+        for (int u = 0; u < 4; u++) {
+            const __m256i c = _mm256_loadu_si256((const __m256i *)(p + 32 + 32 * u));
+            const __m256i low = _mm256_and_si256(c, nibble), high = _mm256_and_si256(_mm256_srli_epi16(c, 4), nibble);
+            for (int i = 0; i < tile; i++) {
+                const int8_t *x = q + ((size_t)(r + i) * blocks + b) * 32;
+                // Each 16-bit lane adds 8 products pairs of at most 2·15·127: no overflow.
+                s[i] = _mm256_add_epi16(s[i], _mm256_maddubs_epi16(low, broadcast4(x + 4 * u)));
+                s[i] = _mm256_add_epi16(s[i], _mm256_maddubs_epi16(high, broadcast4(x + 16 + 4 * u)));
+            }
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+        const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
+        for (int i = 0; i < tile; i++) {
+            const size_t at = (size_t)(r + i) * blocks + b;
+            const __m256 isum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s[i], ones));
+            acc[i] = _mm256_fmadd_ps(isum, _mm256_mul_ps(d, _mm256_set1_ps(scale[at])), acc[i]);
+            acc[i] = _mm256_fmadd_ps(m, _mm256_set1_ps(sum[at]), acc[i]);
+        }
     }
-    const __m256 isum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s, _mm256_set1_epi16(1)));
-    acc = _mm256_fmadd_ps(isum, _mm256_mul_ps(t->d, _mm256_set1_ps(scale)), acc);
-    return _mm256_fmadd_ps(t->m, _mm256_set1_ps(sum), acc);
-}
-
-static inline Q4_1x8 load_q4_1x8_packed(const uint8_t *p) {
-    Q4_1x8 t;
-    t.d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-    t.m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
-    const __m256i nibble = _mm256_set1_epi8(0x0F);
-    for (int u = 0; u < 4; u++) {
-        const __m256i c = _mm256_loadu_si256((const __m256i *)(p + 32 + 32 * u));
-        t.low[u] = _mm256_and_si256(c, nibble);
-        t.high[u] = _mm256_and_si256(_mm256_srli_epi16(c, 4), nibble);
-    }
-    return t;
+    for (int i = 0; i < tile; i++) _mm256_storeu_ps(y + (size_t)(r + i) * ldy + o, acc[i]);
 }
 
 void wafer_q4_1x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                        const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
     for (int g = group_begin; g < group_end; g++) {
         const uint8_t *group = packed + (size_t)g * blocks * 160;
-        const int o = 8 * g;
         int r = 0;
-        for (; r + 4 <= rows; r += 4) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (int b = 0; b < blocks; b++) {
-                const Q4_1x8 t = load_q4_1x8_packed(group + (size_t)b * 160);
-                const size_t at = (size_t)r * blocks + b;
-                a0 = q4_1_x8_step(&t, q + at * 32, scale[at], sum[at], a0);
-                a1 = q4_1_x8_step(&t, q + (at + blocks) * 32, scale[at + blocks], sum[at + blocks], a1);
-                a2 = q4_1_x8_step(&t, q + (at + 2 * blocks) * 32, scale[at + 2 * blocks], sum[at + 2 * blocks], a2);
-                a3 = q4_1_x8_step(&t, q + (at + 3 * blocks) * 32, scale[at + 3 * blocks], sum[at + 3 * blocks], a3);
-            }
-            _mm256_storeu_ps(y + (size_t)r * ldy + o, a0);
-            _mm256_storeu_ps(y + (size_t)(r + 1) * ldy + o, a1);
-            _mm256_storeu_ps(y + (size_t)(r + 2) * ldy + o, a2);
-            _mm256_storeu_ps(y + (size_t)(r + 3) * ldy + o, a3);
-        }
-        for (; r < rows; r++) {
-            __m256 a0 = _mm256_setzero_ps();
-            for (int b = 0; b < blocks; b++) {
-                const Q4_1x8 t = load_q4_1x8_packed(group + (size_t)b * 160);
-                const size_t at = (size_t)r * blocks + b;
-                a0 = q4_1_x8_step(&t, q + at * 32, scale[at], sum[at], a0);
-            }
-            _mm256_storeu_ps(y + (size_t)r * ldy + o, a0);
-        }
+        for (; r + 4 <= rows; r += 4) q4_1x8_tile(group, blocks, q, scale, sum, r, 4, y, ldy, 8 * g);
+        for (; r < rows; r++) q4_1x8_tile(group, blocks, q, scale, sum, r, 1, y, ldy, 8 * g);
     }
 }
 
@@ -240,58 +222,39 @@ void wafer_q4_1x8_rows(const uint8_t *packed, int blocks, int group_begin, int g
 // vpmaddubsw as |w| × (x with w's sign); each step's pairs reach 2·127·127,
 // so they are widened to 32 bits at once.
 
-static inline __m256 q8_0_x8_step(const uint8_t *p, const __m256i magnitude[8], const int8_t *x, float scale, __m256 acc) {
-    __m256i s = _mm256_setzero_si256();
+static inline __attribute__((always_inline)) void q8_0x8_tile(const uint8_t *group, int blocks, const int8_t *q,
+                                                              const float *scale, int r, int tile, float *y, size_t ldy, int o) {
     const __m256i ones = _mm256_set1_epi16(1);
-    for (int step = 0; step < 8; step++) {
-        const __m256i w = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * step));
-        const __m256i pairs = _mm256_maddubs_epi16(magnitude[step], _mm256_sign_epi8(broadcast4(x + 4 * step), w));
-        s = _mm256_add_epi32(s, _mm256_madd_epi16(pairs, ones));
+    __m256 acc[4];
+    for (int i = 0; i < tile; i++) acc[i] = _mm256_setzero_ps();
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *p = group + (size_t)b * 272;
+        __m256i s[4];
+        for (int i = 0; i < tile; i++) s[i] = _mm256_setzero_si256();
+        for (int step = 0; step < 8; step++) {
+            const __m256i w = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * step));
+            const __m256i magnitude = _mm256_sign_epi8(w, w);
+            for (int i = 0; i < tile; i++) {
+                const int8_t *x = q + ((size_t)(r + i) * blocks + b) * 32;
+                const __m256i pairs = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(broadcast4(x + 4 * step), w));
+                s[i] = _mm256_add_epi32(s[i], _mm256_madd_epi16(pairs, ones));
+            }
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+        for (int i = 0; i < tile; i++) {
+            const size_t at = (size_t)(r + i) * blocks + b;
+            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i]), _mm256_mul_ps(d, _mm256_set1_ps(scale[at])), acc[i]);
+        }
     }
-    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d, _mm256_set1_ps(scale)), acc);
-}
-
-static inline void q8_0_x8_magnitudes(const uint8_t *p, __m256i magnitude[8]) {
-    for (int step = 0; step < 8; step++) {
-        const __m256i w = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * step));
-        magnitude[step] = _mm256_sign_epi8(w, w);
-    }
+    for (int i = 0; i < tile; i++) _mm256_storeu_ps(y + (size_t)(r + i) * ldy + o, acc[i]);
 }
 
 void wafer_q8_0x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                        const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
     for (int g = group_begin; g < group_end; g++) {
         const uint8_t *group = packed + (size_t)g * blocks * 272;
-        const int o = 8 * g;
         int r = 0;
-        for (; r + 4 <= rows; r += 4) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (int b = 0; b < blocks; b++) {
-                const uint8_t *p = group + (size_t)b * 272;
-                __m256i magnitude[8];
-                q8_0_x8_magnitudes(p, magnitude);
-                const size_t at = (size_t)r * blocks + b;
-                a0 = q8_0_x8_step(p, magnitude, q + at * 32, scale[at], a0);
-                a1 = q8_0_x8_step(p, magnitude, q + (at + blocks) * 32, scale[at + blocks], a1);
-                a2 = q8_0_x8_step(p, magnitude, q + (at + 2 * blocks) * 32, scale[at + 2 * blocks], a2);
-                a3 = q8_0_x8_step(p, magnitude, q + (at + 3 * blocks) * 32, scale[at + 3 * blocks], a3);
-            }
-            _mm256_storeu_ps(y + (size_t)r * ldy + o, a0);
-            _mm256_storeu_ps(y + (size_t)(r + 1) * ldy + o, a1);
-            _mm256_storeu_ps(y + (size_t)(r + 2) * ldy + o, a2);
-            _mm256_storeu_ps(y + (size_t)(r + 3) * ldy + o, a3);
-        }
-        for (; r < rows; r++) {
-            __m256 a0 = _mm256_setzero_ps();
-            for (int b = 0; b < blocks; b++) {
-                const uint8_t *p = group + (size_t)b * 272;
-                __m256i magnitude[8];
-                q8_0_x8_magnitudes(p, magnitude);
-                const size_t at = (size_t)r * blocks + b;
-                a0 = q8_0_x8_step(p, magnitude, q + at * 32, scale[at], a0);
-            }
-            _mm256_storeu_ps(y + (size_t)r * ldy + o, a0);
-        }
+        for (; r + 4 <= rows; r += 4) q8_0x8_tile(group, blocks, q, scale, r, 4, y, ldy, 8 * g);
+        for (; r < rows; r++) q8_0x8_tile(group, blocks, q, scale, r, 1, y, ldy, 8 * g);
     }
 }

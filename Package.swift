@@ -7,12 +7,18 @@ let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
 
 let package = Package(
     name: "Wafer",
+    products: [
+        .executable(name: "wafer", targets: ["wafer"]),
+        // Preloaded under `wafer bench` to count the decode loop's heap allocations.
+        .library(name: "WaferAllocationCounter", type: .dynamic, targets: ["AllocationCounter"]),
+    ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         // Integer decode kernels: AVX2 byte dot products have no Swift SIMD spelling.
         // No FP contraction, so a row's operations are the same in every code path.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-march=x86-64-v3", "-O3", "-ffp-contract=off"])]),
+        .target(name: "AllocationCounter"),
         .target(name: "GGUF", swiftSettings: cpuFlags),
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: cpuFlags),
         .target(name: "Runtime", dependencies: ["GGUF", "CBLAS", "CKernels"], swiftSettings: cpuFlags),

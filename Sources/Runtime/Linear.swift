@@ -85,31 +85,39 @@ final class Linear: @unchecked Sendable {  // immutable after load
     /// `quantized`: the kernel rows of `x` already quantised (matrices sharing an input quantise it once).
     func apply(_ x: UnsafePointer<Float>, layout: RowLayout, into y: UnsafeMutablePointer<Float>, scratch: LinearScratch,
                quantized: Q8Activations? = nil) {
-        let pool = WorkerPool.shared
-        let kernelX = x + layout.kernelRows.lowerBound * inputs
         // Kernel rows are quantised once, before the pool splits the outputs.
         var activations: Q8Activations?
         if hasIntegerKernel, !layout.kernelRows.isEmpty {
-            activations = quantized ?? Q8Activations(kernelX, rows: layout.kernelRows.count, inputs: inputs, buffer: scratch.activations)
+            activations = quantized ?? Q8Activations(x + layout.kernelRows.lowerBound * inputs, rows: layout.kernelRows.count,
+                                                     inputs: inputs, buffer: scratch.activations)
         }
-        pool.run { part in
-            // Slices start at multiples of 8 so the integer kernels see whole groups of rows.
-            let groups = WorkerPool.slice((outputs + 7) / 8, part: part, of: pool.size)
-            let slice = min(groups.lowerBound * 8, outputs)..<min(groups.upperBound * 8, outputs)
-            guard !slice.isEmpty else { return }
-            for block in layout.gemmBlocks {
-                gemm(x + block.lowerBound * inputs, rows: block.count, outputs: slice, y: y + block.lowerBound * outputs,
-                     panel: scratch.panels + part * scratchPerThread)
-            }
-            if !layout.kernelRows.isEmpty {
-                kernel(kernelX, activations, rows: layout.kernelRows.count, outputs: slice,
-                       y: y + layout.kernelRows.lowerBound * outputs)
-            }
-        }
+        WorkerPool.shared.run(Apply(linear: self, x: x, layout: layout, y: y, scratch: scratch, activations: activations))
         if let bias {
             for r in 0..<layout.rowCount {
                 let row = y + r * outputs
                 for j in 0..<outputs { row[j] += bias[j] }
+            }
+        }
+    }
+
+    /// One pool part's share of `apply`: a slice of the outputs for every row.
+    private struct Apply: PoolJob {
+        let linear: Linear, x: UnsafePointer<Float>, layout: RowLayout, y: UnsafeMutablePointer<Float>
+        let scratch: LinearScratch, activations: Q8Activations?
+
+        func run(part: Int, of parts: Int) {
+            let (inputs, outputs) = (linear.inputs, linear.outputs)
+            // Slices start at multiples of 8 so the integer kernels see whole groups of rows.
+            let groups = WorkerPool.slice((outputs + 7) / 8, part: part, of: parts)
+            let slice = min(groups.lowerBound * 8, outputs)..<min(groups.upperBound * 8, outputs)
+            guard !slice.isEmpty else { return }
+            for block in layout.gemmBlocks {
+                linear.gemm(x + block.lowerBound * inputs, rows: block.count, outputs: slice, y: y + block.lowerBound * outputs,
+                            panel: scratch.panels + part * linear.scratchPerThread)
+            }
+            if !layout.kernelRows.isEmpty {
+                linear.kernel(x + layout.kernelRows.lowerBound * inputs, activations, rows: layout.kernelRows.count, outputs: slice,
+                              y: y + layout.kernelRows.lowerBound * outputs)
             }
         }
     }

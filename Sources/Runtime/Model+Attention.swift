@@ -7,14 +7,23 @@ extension Model {
     /// (row, head) is computed alone by `wafer_attend_*` in an order fixed by
     /// its own position, so its result does not depend on the other rows.
     func attention(_ batch: [SequenceInput], layout: RowLayout, layer: Int, _ s: Scratch) {
-        let c = config
-        let qDim = c.queryDimension, kvDim = c.kvDimension, hd = c.headDimension
-        let pool = WorkerPool.shared
-        func storeRows(part: Int, of parts: Int) {
+        let store = StoreKeysAndValues(model: self, batch: batch, layout: layout, layer: layer, scratch: s)
+        // Every key and value is written before any row attends; a few rows are not worth waking the pool for.
+        if layout.rowCount >= 8 { WorkerPool.shared.run(store) } else { store.run(part: 0, of: 1) }
+        WorkerPool.shared.run(Attend(model: self, batch: batch, layout: layout, layer: layer, scratch: s))
+    }
+
+    /// RoPE on each row's query and key, and the key and value into the row's cache (rows are independent).
+    private struct StoreKeysAndValues: PoolJob {
+        let model: Model, batch: [SequenceInput], layout: RowLayout, layer: Int, scratch: Scratch
+
+        func run(part: Int, of parts: Int) {
+            let c = model.config, s = scratch
+            let qDim = c.queryDimension, kvDim = c.kvDimension, hd = c.headDimension
             forEachRow(batch, layout: layout, part: part, of: parts) { row, position, cache in
                 let q = s.q + row * qDim, k = s.k + row * kvDim
-                Ops.rope(q, heads: c.headCount, headDimension: hd, position: position, table: rope)
-                Ops.rope(k, heads: c.kvHeadCount, headDimension: hd, position: position, table: rope)
+                Ops.rope(q, heads: c.headCount, headDimension: hd, position: position, table: model.rope)
+                Ops.rope(k, heads: c.kvHeadCount, headDimension: hd, position: position, table: model.rope)
                 let at = layer * cache.layerStride + position * kvDim
                 switch cache.precision {
                 case .f32:
@@ -26,16 +35,17 @@ extension Model {
                 }
             }
         }
-        // Rows are independent here (a few are not worth waking the pool for);
-        // every key and value is written before any row attends.
-        if layout.rowCount >= 8 {
-            pool.run { part in storeRows(part: part, of: pool.size) }
-        } else {
-            storeRows(part: 0, of: 1)
-        }
-        let group = c.headCount / c.kvHeadCount
-        let scale = 1 / Float(hd).squareRoot()
-        pool.run { part in
+    }
+
+    /// Each (row, head): softmax(q·K/√d)·V over the row's sequence up to its position.
+    private struct Attend: PoolJob {
+        let model: Model, batch: [SequenceInput], layout: RowLayout, layer: Int, scratch: Scratch
+
+        func run(part: Int, of parts: Int) {
+            let c = model.config, s = scratch
+            let qDim = c.queryDimension, kvDim = c.kvDimension, hd = c.headDimension
+            let group = c.headCount / c.kvHeadCount
+            let scale = 1 / Float(hd).squareRoot()
             let scores = s.scores + part * s.scoresPerThread
             // (row, head) pairs dealt round-robin, as a prompt's later rows cost more.
             // One KV head at a time, so its keys and values stay in cache for all its rows.
@@ -44,7 +54,7 @@ extension Model {
                 forEachRow(batch, layout: layout, part: 0, of: 1) { row, position, cache in
                     for head in kvHead * group..<(kvHead + 1) * group {
                         defer { index += 1 }
-                        guard index % pool.size == part else { continue }
+                        guard index % parts == part else { continue }
                         let kvOffset = layer * cache.layerStride + kvHead * hd
                         let query = s.q + row * qDim + head * hd, out = s.attention + row * qDim + head * hd
                         switch cache.precision {
@@ -62,17 +72,16 @@ extension Model {
             }
         }
     }
+}
 
-    /// `body(row, position, cache)` for the step's rows that `part` of `parts`
-    /// takes (every `parts`-th row).
-    private func forEachRow(_ batch: [SequenceInput], layout: RowLayout, part: Int, of parts: Int,
-                            _ body: (Int, Int, KVCache) -> Void) {
-        var index = 0
-        for (b, seq) in batch.enumerated() {
-            for i in 0..<seq.tokens.count {
-                if index % parts == part { body(layout.start[b] + i, seq.cache.length + i, seq.cache) }
-                index += 1
-            }
+/// `body(row, position, cache)` for the step's rows that `part` of `parts`
+/// takes (every `parts`-th row).
+private func forEachRow(_ batch: [SequenceInput], layout: RowLayout, part: Int, of parts: Int, _ body: (Int, Int, KVCache) -> Void) {
+    var index = 0
+    for (b, seq) in batch.enumerated() {
+        for i in 0..<seq.tokens.count {
+            if index % parts == part { body(layout.start[b] + i, seq.cache.length + i, seq.cache) }
+            index += 1
         }
     }
 }

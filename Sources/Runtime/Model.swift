@@ -33,8 +33,9 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
     /// Native precision whose every matrix has an integer kernel: prompt rows
     /// take the same kernels as generated rows (faster than dequantising for sgemm).
     let integerRows: Bool
-    /// Reused from step to step, under `forwardLock`.
+    /// Reused from step to step, under `forwardLock`: the decode loop allocates nothing.
     private var keptScratch: Scratch?
+    private var keptLayout = RowLayout()
     /// One forward at a time (the engine has one thread; tests may call from several).
     private let forwardLock = NSLock()
 
@@ -72,15 +73,11 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
         return made
     }
 
-    /// `body(i)` for every row, the rows split over the worker pool when there
-    /// are several (rows are independent, so the split changes no result).
-    static func eachRow(_ count: Int, _ body: (Int) -> Void) {
-        guard count > 1 else {
-            if count == 1 { body(0) }
-            return
-        }
-        let pool = WorkerPool.shared
-        pool.run { part in for i in WorkerPool.slice(count, part: part, of: pool.size) { body(i) } }
+    /// Runs a row-wise step on every row, the rows split over the worker pool
+    /// when there are several (rows are independent, so the split changes no result).
+    func eachRow(_ rows: Int, _ operation: RowStep.Operation, _ s: Scratch) {
+        let step = RowStep(operation: operation, rows: rows, config: config, scratch: s)
+        if rows == 1 { step.run(part: 0, of: 1) } else { WorkerPool.shared.run(step) }
     }
 
     /// Prompt rows go through sgemm when a batch-invariant tile was found;
@@ -91,6 +88,13 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
     /// Runs the new tokens of every sequence and returns the logits of each
     /// sequence's last new token: [batch.count, vocabularySize], row-major.
     public func forward(_ batch: [SequenceInput]) throws(ModelError) -> [Float] {
+        var logits: [Float] = []
+        try forward(batch, logits: &logits)
+        return logits
+    }
+
+    /// The same into `logits`, whose storage is reused when it is large enough.
+    public func forward(_ batch: [SequenceInput], logits: inout [Float]) throws(ModelError) {
         forwardLock.lock()
         defer { forwardLock.unlock() }
         let c = config
@@ -101,9 +105,12 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
             throw .inconsistent("token id \(t) outside the vocabulary of \(c.vocabularySize)")
         } }
         guard !batch.contains(where: { $0.tokens.isEmpty }) else { throw .inconsistent("a sequence in the step has no tokens") }
-        guard !batch.isEmpty else { return [] }
-        let layout = RowLayout(batch, usesGemm: usesGemm)
-        let maxContext = batch.map { $0.cache.length + $0.tokens.count }.max() ?? 0
+        logits.removeAll(keepingCapacity: true)
+        guard !batch.isEmpty else { return }
+        keptLayout.reset(batch, usesGemm: usesGemm)
+        let layout = keptLayout
+        var maxContext = 0
+        for seq in batch { maxContext = max(maxContext, seq.cache.length + seq.tokens.count) }
         let s = scratch(rows: layout.rowCount, context: maxContext)
         let dim = c.embeddingLength
 
@@ -122,21 +129,20 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
         let rows = layout.rowCount, ffn = c.feedForwardLength
 
         for (l, layer) in weights.layers.enumerated() {
-            Self.eachRow(rows) { i in Ops.rmsNorm(s.x + i * dim, weight: layer.attentionNorm, epsilon: c.rmsEpsilon, into: s.h + i * dim) }
+            eachRow(rows, .norm(layer.attentionNorm), s)
             let normed = quantizedInput()
             linear(layer.query, s.h, s.q, normed)
             linear(layer.key, s.h, s.k, normed)
             linear(layer.value, s.h, s.v, normed)
             attention(batch, layout: layout, layer: l, s)
             linear(layer.attentionOutput, s.attention, s.h)
-            Self.eachRow(rows) { i in Ops.rmsNorm(s.x + i * dim, adding: s.h + i * dim, weight: layer.feedForwardNorm,
-                                                  epsilon: c.rmsEpsilon, into: s.h + i * dim) }
+            eachRow(rows, .addAndNorm(layer.feedForwardNorm), s)
             let normedFFN = quantizedInput()
             linear(layer.gate, s.h, s.gate, normedFFN)
             linear(layer.up, s.h, s.up, normedFFN)
-            Self.eachRow(rows) { i in Ops.swiglu(s.gate + i * ffn, s.up + i * ffn, count: ffn) }
+            eachRow(rows, .swiglu, s)
             linear(layer.down, s.gate, s.h)
-            Self.eachRow(rows) { i in for j in 0..<dim { s.x[i * dim + j] += s.h[i * dim + j] } }
+            eachRow(rows, .addResidual, s)
         }
         for seq in batch { seq.cache.length += seq.tokens.count }
 
@@ -146,11 +152,10 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
             Ops.rmsNorm(s.x + (layout.start[b] + seq.tokens.count - 1) * dim, weight: weights.outputNorm, epsilon: c.rmsEpsilon,
                         into: s.h + b * dim)
         }
-        var logits = [Float](repeating: 0, count: batch.count * c.vocabularySize)
+        logits.append(contentsOf: repeatElement(0, count: batch.count * c.vocabularySize))
         logits.withUnsafeMutableBufferPointer { out in
             weights.output.apply(s.h, layout: RowLayout(kernelRows: batch.count), into: out.baseAddress!, scratch: s.linear)
         }
-        return logits
     }
 }
 
@@ -165,8 +170,13 @@ struct RowLayout {
     var kernelRows: Range<Int> = 0..<0
     var rowCount: Int { kernelRows.upperBound }
 
-    init(_ batch: [SequenceInput], usesGemm: (SequenceInput.Kind) -> Bool) {
-        start = Array(repeating: 0, count: batch.count)
+    init() {}
+
+    /// Lays out `batch`, keeping the arrays' storage.
+    mutating func reset(_ batch: [SequenceInput], usesGemm: (SequenceInput.Kind) -> Bool) {
+        start.removeAll(keepingCapacity: true)
+        start.append(contentsOf: repeatElement(0, count: batch.count))
+        gemmBlocks.removeAll(keepingCapacity: true)
         var row = 0
         for (b, seq) in batch.enumerated() where usesGemm(seq.kind) {
             let lead = GemmTile.rows.map { seq.cache.length % $0 } ?? 0
@@ -185,4 +195,32 @@ struct RowLayout {
 
     /// Just `count` kernel rows.
     init(kernelRows count: Int) { kernelRows = 0..<count }
+}
+
+/// A row-wise piece of a layer over the step's rows (`Ops`).
+struct RowStep: PoolJob {
+    enum Operation {
+        /// h = rmsNorm(x)
+        case norm([Float])
+        /// x += h, then h = rmsNorm(x)
+        case addAndNorm([Float])
+        /// gate = silu(gate) · up
+        case swiglu
+        /// x += h
+        case addResidual
+    }
+
+    let operation: Operation, rows: Int, config: ModelConfig, scratch: Scratch
+
+    func run(part: Int, of parts: Int) {
+        let s = scratch, dim = config.embeddingLength, ffn = config.feedForwardLength, epsilon = config.rmsEpsilon
+        for i in WorkerPool.slice(rows, part: part, of: parts) {
+            switch operation {
+            case .norm(let weight): Ops.rmsNorm(s.x + i * dim, weight: weight, epsilon: epsilon, into: s.h + i * dim)
+            case .addAndNorm(let weight): Ops.rmsNorm(s.x + i * dim, adding: s.h + i * dim, weight: weight, epsilon: epsilon, into: s.h + i * dim)
+            case .swiglu: Ops.swiglu(s.gate + i * ffn, s.up + i * ffn, count: ffn)
+            case .addResidual: for j in 0..<dim { s.x[i * dim + j] += s.h[i * dim + j] }
+            }
+        }
+    }
 }

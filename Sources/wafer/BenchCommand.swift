@@ -38,7 +38,9 @@ enum BenchCommand {
         let prompt = (0..<promptLength).map { _ in Int32(random.next() % UInt64(model.config.vocabularySize)) }
 
         var promptRates: [Double] = [], decodeRates: [Double] = []
-        for _ in 0..<repeats {
+        // Counted after the first round, once the model's scratch has grown to fit.
+        var decodeAllocations: UInt64 = 0
+        for round in 0..<repeats {
             let cache = model.makeCache(capacity: promptLength + decodeLength)
             var start = Date()
             var logits = try model.forward([SequenceInput(cache: cache, tokens: prompt, kind: .prompt)])
@@ -48,14 +50,19 @@ enum BenchCommand {
             logits = try model.forward([SequenceInput(cache: decodeCache, tokens: [prompt[0]], kind: .prompt)])
             start = Date()
             for _ in 0..<decodeLength {
-                logits = try model.forward([SequenceInput(cache: decodeCache, tokens: [Greedy.argmax(logits)], kind: .generated)])
+                let step = [SequenceInput(cache: decodeCache, tokens: [Greedy.argmax(logits)], kind: .generated)]
+                let before = AllocationCount.now
+                try model.forward(step, logits: &logits)
+                if round > 0, let before, let after = AllocationCount.now { decodeAllocations += after - before }
             }
             decodeRates.append(Double(decodeLength) / Date().timeIntervalSince(start))
         }
         let result = BenchResult(model: path, precision: precision.rawValue, threads: ProcessInfo.processInfo.activeProcessorCount,
                                  loadSeconds: loadSeconds, promptTokens: promptLength, promptTokensPerSecond: median(promptRates),
                                  decodeTokens: decodeLength, decodeTokensPerSecond: median(decodeRates),
-                                 peakResidentBytes: peakResidentBytes())
+                                 peakResidentBytes: peakResidentBytes(),
+                                 decodeAllocationsPerToken: AllocationCount.now.map { _ in
+                                     Double(decodeAllocations) / Double(max(repeats - 1, 1) * decodeLength) })
         if a.has("json") {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -65,6 +72,8 @@ enum BenchCommand {
             print("prompt          \(promptLength) tokens: \(String(format: "%.1f", result.promptTokensPerSecond)) tok/s (median of \(repeats))")
             print("decode          \(decodeLength) tokens: \(String(format: "%.1f", result.decodeTokensPerSecond)) tok/s (median of \(repeats))")
             print("peak RSS        \(String(format: "%.1f", Double(result.peakResidentBytes) / 1_048_576)) MiB")
+            print("allocations     " + (result.decodeAllocationsPerToken.map { "\($0) per decode step in the model's forward pass (after the first round)" }
+                                         ?? "not counted (run with LD_PRELOAD=.build/release/libWaferAllocationCounter.so)"))
         }
         return 0
     }
@@ -74,6 +83,8 @@ enum BenchCommand {
         let promptTokens: Int, promptTokensPerSecond: Double
         let decodeTokens: Int, decodeTokensPerSecond: Double
         let peakResidentBytes: Int
+        /// Heap allocations inside `Model.forward` per decode step after the first round; nil unless the counter is preloaded.
+        let decodeAllocationsPerToken: Double?
     }
 
     static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }

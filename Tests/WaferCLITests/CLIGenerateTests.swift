@@ -27,6 +27,24 @@ struct CLIGenerateTests {
         #expect(!first.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
     }
 
+    /// The decode loop allocates nothing in the model's forward pass, counted by
+    /// the preloaded allocation counter (scripts/test builds it); before the pool
+    /// took structs instead of closures, this counted 241 per step.
+    @Test func decodeStepsAllocateNothing() throws {
+        let counter = CLIErrorTests.binary.deletingLastPathComponent().appendingPathComponent("libWaferAllocationCounter.so")
+        try #require(FileManager.default.fileExists(atPath: counter.path), "build it: swift build -c release --product WaferAllocationCounter")
+        for kv in ["f16", "f32"] {
+            let r = try CLIErrorTests.run(["bench", "--prompt-tokens", "8", "--decode-tokens", "40", "--repeat", "2", "--kv", kv, "--json"],
+                                          environment: ["LD_PRELOAD": counter.path])
+            #expect(r.status == 0, "stderr: \(r.stderr)")
+            let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            let perStep = try #require(json?["decodeAllocationsPerToken"] as? Double, "the counter was not found: \(r.stdout)")
+            #expect(perStep == 0, "\(kv) KV cache: \(perStep) allocations per decode step")
+        }
+        let plain = try CLIErrorTests.run(["bench", "--prompt-tokens", "8", "--decode-tokens", "4", "--repeat", "1", "--json"])
+        #expect(plain.stdout.contains("decodeAllocationsPerToken") == false, "counted without the counter preloaded")
+    }
+
     @Test func infoDescribesTheModel() throws {
         let r = try CLIErrorTests.run(["info"])
         #expect(r.status == 0)

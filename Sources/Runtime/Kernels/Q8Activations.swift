@@ -24,17 +24,18 @@ struct Q8Activations {
         scale = buffer.bindMemory(to: Float.self, capacity: 2 * rows * blocks)
         sum = scale + rows * blocks
         q = (buffer + 2 * rows * blocks * MemoryLayout<Float>.size).bindMemory(to: Int8.self, capacity: rows * inputs)
-        let (q, scale, sum) = (q, scale, sum)
-        func quantize(_ range: Range<Int>) {
+        let job = Quantize(x: x, rows: rows, inputs: inputs, into: self)
+        if rows == 1 { job.run(part: 0, of: 1) } else { WorkerPool.shared.run(job) }
+    }
+
+    private struct Quantize: PoolJob {
+        let x: UnsafePointer<Float>, rows: Int, inputs: Int, into: Q8Activations
+
+        func run(part: Int, of parts: Int) {
+            let range = WorkerPool.slice(rows, part: part, of: parts), blocks = into.blocks
             guard !range.isEmpty else { return }
-            wafer_quantize_rows_q8(x + range.lowerBound * inputs, Int32(range.count), Int32(blocks),
-                                   q + range.lowerBound * inputs, scale + range.lowerBound * blocks, sum + range.lowerBound * blocks)
-        }
-        if rows == 1 {
-            quantize(0..<1)
-        } else {
-            let pool = WorkerPool.shared
-            pool.run { part in quantize(WorkerPool.slice(rows, part: part, of: pool.size)) }
+            wafer_quantize_rows_q8(x + range.lowerBound * inputs, Int32(range.count), Int32(blocks), into.q + range.lowerBound * inputs,
+                                   into.scale + range.lowerBound * blocks, into.sum + range.lowerBound * blocks)
         }
     }
 

@@ -4,7 +4,21 @@ import Glibc
 #endif
 import Synchronization
 
-/// A persistent pool that runs one closure on every core at once: the caller
+/// Work the pool splits: `run(part:of:)` is called once for every part, concurrently.
+/// A struct rather than a closure: handing a closure to other threads costs a
+/// heap allocation per call (`withoutActuallyEscaping`), which the decode loop must not make.
+protocol PoolJob {
+    func run(part: Int, of parts: Int)
+}
+
+extension PoolJob {
+    /// Runs the job of this type stored at `address`.
+    fileprivate static func run(at address: UnsafeRawPointer, part: Int, of parts: Int) {
+        address.assumingMemoryBound(to: Self.self).pointee.run(part: part, of: parts)
+    }
+}
+
+/// A persistent pool that runs one job on every core at once: the caller
 /// takes part 0, the workers the rest. Kernels here last 40–500 µs, too short
 /// for Dispatch (no speed-up measured) or per-call threads; workers spin
 /// briefly for the next job, then sleep on a condition so an idle server
@@ -15,7 +29,9 @@ final class WorkerPool: @unchecked Sendable {  // job handoff is ordered by `epo
     let size: Int
     private let epoch = Atomic<Int>(0)
     private let remaining = Atomic<Int>(0)
-    private var job: ((Int) -> Void)?
+    /// The running job: its type and the address of the caller's copy, while `run` lasts.
+    private var jobType: (any PoolJob.Type)?
+    private var jobAddress: UnsafeRawPointer?
     // Heap-allocated: pthread objects must not move, which a class property's address does not promise.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -36,21 +52,23 @@ final class WorkerPool: @unchecked Sendable {  // job handoff is ordered by `epo
         }
     }
 
-    /// Calls `body(part)` for every part in 0..<size concurrently and returns when all are done.
-    func run(_ body: (Int) -> Void) {
-        guard size > 1 else { return body(0) }
+    /// Calls `job.run(part:of: size)` for every part in 0..<size concurrently and returns when all are done.
+    func run<Job: PoolJob>(_ job: Job) {
+        guard size > 1 else { return job.run(part: 0, of: 1) }
         pthread_mutex_lock(callerLock)
         defer { pthread_mutex_unlock(callerLock) }
-        withoutActuallyEscaping(body) { body in
-            job = body
+        withUnsafePointer(to: job) { address in
+            jobType = Job.self
+            jobAddress = UnsafeRawPointer(address)
             remaining.store(size - 1, ordering: .relaxed)
             epoch.add(1, ordering: .releasing)
             pthread_mutex_lock(mutex)
             if sleepers > 0 { pthread_cond_broadcast(condition) }
             pthread_mutex_unlock(mutex)
-            body(0)
+            job.run(part: 0, of: size)
             while remaining.load(ordering: .acquiring) > 0 {}
-            job = nil
+            jobType = nil
+            jobAddress = nil
         }
     }
 
@@ -73,7 +91,7 @@ final class WorkerPool: @unchecked Sendable {  // job handoff is ordered by `epo
                 pthread_mutex_unlock(mutex)
             }
             seen = epoch.load(ordering: .acquiring)
-            job!(index)
+            jobType!.run(at: jobAddress!, part: index, of: size)
             remaining.subtract(1, ordering: .releasing)
         }
     }

@@ -258,3 +258,20 @@ void wafer_q8_0x8_rows(const uint8_t *packed, int blocks, int group_begin, int g
         for (; r < rows; r++) q8_0x8_tile(group, blocks, q, scale, r, 1, y, ldy, 8 * g);
     }
 }
+
+// --- Memory bandwidth probe ----------------------------------------------------
+
+uint64_t wafer_read_bytes(const uint8_t *p, size_t n) {
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i a = zero, b = zero;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a = _mm256_add_epi64(a, _mm256_sad_epu8(_mm256_loadu_si256((const __m256i *)(p + i)), zero));
+        b = _mm256_add_epi64(b, _mm256_sad_epu8(_mm256_loadu_si256((const __m256i *)(p + i + 32)), zero));
+    }
+    uint64_t lanes[4];
+    _mm256_storeu_si256((__m256i *)lanes, _mm256_add_epi64(a, b));
+    uint64_t total = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    for (; i < n; i++) total += p[i];
+    return total;
+}

@@ -68,6 +68,15 @@ final class Linear: @unchecked Sendable {  // immutable after load
         }
     }
 
+    /// Bytes of weights a product with one row reads: the whole matrix.
+    var weightBytes: Int {
+        switch storage {
+        case .full: inputs * outputs * MemoryLayout<Float>.size
+        case .quantized(_, _, let rowBytes): rowBytes * outputs
+        case .repacked(_, let type): type.byteCount(elements: inputs) * outputs  // repacking moves bytes, adds none
+        }
+    }
+
     /// Every row of this matrix can go through the integer kernels (8-bit activations).
     var hasIntegerKernel: Bool {
         switch storage {

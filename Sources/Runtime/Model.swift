@@ -56,6 +56,13 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
 
     deinit { keptScratch?.free() }
 
+    /// Bytes of weights one decode step reads: every matrix once, the norms,
+    /// and one embedding row. Divided by memory bandwidth, the decode speed limit.
+    public var weightBytesPerToken: Int {
+        let norms = (weights.layers.count * 2 + 1) * config.embeddingLength * MemoryLayout<Float>.size
+        return weights.linears.map(\.weightBytes).reduce(0, +) + norms + weights.tokenEmbedding.weightBytes / config.vocabularySize
+    }
+
     /// A cache for one sequence of at most `capacity` tokens (default: the model's context).
     public func makeCache(capacity: Int? = nil) -> KVCache {
         KVCache(config: config, capacity: min(capacity ?? config.contextLength, config.contextLength), precision: kvPrecision)

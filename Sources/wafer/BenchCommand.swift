@@ -57,10 +57,14 @@ enum BenchCommand {
             }
             decodeRates.append(Double(decodeLength) / Date().timeIntervalSince(start))
         }
+        let peakResident = peakResidentBytes()  // before the bandwidth probe's buffer
+        let bandwidth = MemoryBandwidth.measure()
+        let decodeLimit = bandwidth / Double(model.weightBytesPerToken)
         let result = BenchResult(model: path, precision: precision.rawValue, threads: ProcessInfo.processInfo.activeProcessorCount,
                                  loadSeconds: loadSeconds, promptTokens: promptLength, promptTokensPerSecond: median(promptRates),
                                  decodeTokens: decodeLength, decodeTokensPerSecond: median(decodeRates),
-                                 peakResidentBytes: peakResidentBytes(),
+                                 peakResidentBytes: peakResident, memoryBandwidthBytesPerSecond: bandwidth,
+                                 weightBytesPerToken: model.weightBytesPerToken, decodeBandwidthLimitTokensPerSecond: decodeLimit,
                                  decodeAllocationsPerToken: AllocationCount.now.map { _ in
                                      Double(decodeAllocations) / Double(max(repeats - 1, 1) * decodeLength) })
         if a.has("json") {
@@ -71,6 +75,9 @@ enum BenchCommand {
             print("model           \(path) (\(precision.rawValue) precision, \(result.threads) threads, loaded in \(String(format: "%.2f", loadSeconds)) s)")
             print("prompt          \(promptLength) tokens: \(String(format: "%.1f", result.promptTokensPerSecond)) tok/s (median of \(repeats))")
             print("decode          \(decodeLength) tokens: \(String(format: "%.1f", result.decodeTokensPerSecond)) tok/s (median of \(repeats))")
+            print("bandwidth       \(String(format: "%.1f", bandwidth / 1e9)) GB/s read by \(result.threads) threads (measured after decode); "
+                  + "\(String(format: "%.1f", Double(model.weightBytesPerToken) / 1e6)) MB of weights per token: decode limit "
+                  + "\(String(format: "%.0f", decodeLimit)) tok/s, decode at \(String(format: "%.0f", 100 * result.decodeTokensPerSecond / decodeLimit))% of it")
             print("peak RSS        \(String(format: "%.1f", Double(result.peakResidentBytes) / 1_048_576)) MiB")
             print("allocations     " + (result.decodeAllocationsPerToken.map { "\($0) per decode step in the model's forward pass (after the first round)" }
                                          ?? "not counted (run with LD_PRELOAD=.build/release/libWaferAllocationCounter.so)"))
@@ -83,6 +90,8 @@ enum BenchCommand {
         let promptTokens: Int, promptTokensPerSecond: Double
         let decodeTokens: Int, decodeTokensPerSecond: Double
         let peakResidentBytes: Int
+        /// Two threads streaming a 256 MiB buffer, and the decode speed that bandwidth allows.
+        let memoryBandwidthBytesPerSecond: Double, weightBytesPerToken: Int, decodeBandwidthLimitTokensPerSecond: Double
         /// Heap allocations inside `Model.forward` per decode step after the first round; nil unless the counter is preloaded.
         let decodeAllocationsPerToken: Double?
     }

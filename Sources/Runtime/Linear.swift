@@ -94,18 +94,51 @@ final class Linear: @unchecked Sendable {  // immutable after load
     /// `quantized`: the kernel rows of `x` already quantised (matrices sharing an input quantise it once).
     func apply(_ x: UnsafePointer<Float>, layout: RowLayout, into y: UnsafeMutablePointer<Float>, scratch: LinearScratch,
                quantized: Q8Activations? = nil) {
-        // Kernel rows are quantised once, before the pool splits the outputs.
+        let product = prepare(x, layout: layout, into: y, scratch: scratch, quantized: quantized)
+        WorkerPool.shared.run(product)
+        addBias(rows: layout.rowCount, y)
+    }
+
+    /// `apply` for matrices that share their input (q, k, v; gate, up): one
+    /// pool handoff for all of them, each part taking its slice of each.
+    static func apply(_ x: UnsafePointer<Float>, layout: RowLayout, _ products: (Linear, UnsafeMutablePointer<Float>),
+                      _ more: (Linear, UnsafeMutablePointer<Float>), _ last: (Linear, UnsafeMutablePointer<Float>)? = nil,
+                      scratch: LinearScratch, quantized: Q8Activations?) {
+        func prepared(_ p: (Linear, UnsafeMutablePointer<Float>)) -> Apply {
+            p.0.prepare(x, layout: layout, into: p.1, scratch: scratch, quantized: quantized)
+        }
+        WorkerPool.shared.run(Applies(first: prepared(products), second: prepared(more), third: last.map(prepared)))
+        products.0.addBias(rows: layout.rowCount, products.1)
+        more.0.addBias(rows: layout.rowCount, more.1)
+        if let last { last.0.addBias(rows: layout.rowCount, last.1) }
+    }
+
+    /// The job for y = x·Wᵀ, the kernel rows quantised first (once, before the pool splits the outputs).
+    private func prepare(_ x: UnsafePointer<Float>, layout: RowLayout, into y: UnsafeMutablePointer<Float>, scratch: LinearScratch,
+                         quantized: Q8Activations?) -> Apply {
         var activations: Q8Activations?
         if hasIntegerKernel, !layout.kernelRows.isEmpty {
             activations = quantized ?? Q8Activations(x + layout.kernelRows.lowerBound * inputs, rows: layout.kernelRows.count,
                                                      inputs: inputs, buffer: scratch.activations)
         }
-        WorkerPool.shared.run(Apply(linear: self, x: x, layout: layout, y: y, scratch: scratch, activations: activations))
-        if let bias {
-            for r in 0..<layout.rowCount {
-                let row = y + r * outputs
-                for j in 0..<outputs { row[j] += bias[j] }
-            }
+        return Apply(linear: self, x: x, layout: layout, y: y, scratch: scratch, activations: activations)
+    }
+
+    private func addBias(rows: Int, _ y: UnsafeMutablePointer<Float>) {
+        guard let bias else { return }
+        for r in 0..<rows {
+            let row = y + r * outputs
+            for j in 0..<outputs { row[j] += bias[j] }
+        }
+    }
+
+    private struct Applies: PoolJob {
+        let first: Apply, second: Apply, third: Apply?
+
+        func run(part: Int, of parts: Int) {
+            first.run(part: part, of: parts)
+            second.run(part: part, of: parts)
+            third?.run(part: part, of: parts)
         }
     }
 

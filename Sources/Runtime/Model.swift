@@ -133,7 +133,7 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
             return Q8Activations(s.h + layout.kernelRows.lowerBound * dim, rows: layout.kernelRows.count, inputs: dim,
                                  buffer: s.linear.activations)
         }
-        let rows = layout.rowCount, ffn = c.feedForwardLength
+        let rows = layout.rowCount
 
         for (l, layer) in weights.layers.enumerated() {
             eachRow(rows, .norm(layer.attentionNorm), s)

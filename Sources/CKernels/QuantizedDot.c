@@ -155,10 +155,10 @@ void wafer_q8_0_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_beg
     }
 }
 
-// --- Q4_1, eight weight rows at a time ---------------------------------------
+// --- 4-bit weights (Q4_0, Q4_1, Q4_K), eight rows at a time -------------------
 //
 // One output per 32-bit lane: the weights are repacked at load so that each
-// lane holds four 4-bit weights of its row (Runtime/Kernels/Q4_1x8.swift),
+// lane holds four 4-bit weights of its row (Runtime/Kernels/Q4x8.swift),
 // and four activation bytes are broadcast against all eight rows. Each
 // block's integer sum is exact (in any order); per output, the float work is
 // two FMAs per block in block order, the same whether one activation row is
@@ -171,20 +171,22 @@ static inline __m256i broadcast4(const int8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
-// Packed group block: d[8] f16, m[8] f16, then 4 chunks of 32 bytes whose lane
-// j holds row j's elements 4u..4u+3 (low nibbles) and 16+4u..16+4u+3 (high).
-static inline __attribute__((always_inline)) void q4_1x8_tile(const uint8_t *group, int blocks, const int8_t *q,
-                                                              const float *scale, const float *sum, int r, int tile,
-                                                              float *y, size_t ldy, int o) {
+// Packed group block: d[8], m[8] (F16, or F32 when `wide`), then 4 chunks of 32
+// bytes whose lane j holds row j's elements 4u..4u+3 (low nibbles) and
+// 16+4u..16+4u+3 (high).
+static inline __attribute__((always_inline)) void q4x8_tile(const uint8_t *group, int blocks, int wide, const int8_t *q,
+                                                            const float *scale, const float *sum, int r, int tile,
+                                                            float *y, size_t ldy, int o) {
+    const int bytes = wide ? 192 : 160, quants = wide ? 64 : 32;
     const __m256i nibble = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     __m256 acc[4];
     for (int i = 0; i < tile; i++) acc[i] = _mm256_setzero_ps();
     for (int b = 0; b < blocks; b++) {
-        const uint8_t *p = group + (size_t)b * 160;
+        const uint8_t *p = group + (size_t)b * bytes;
         __m256i s[4];
         for (int i = 0; i < tile; i++) s[i] = _mm256_setzero_si256();
         for (int u = 0; u < 4; u++) {
-            const __m256i c = _mm256_loadu_si256((const __m256i *)(p + 32 + 32 * u));
+            const __m256i c = _mm256_loadu_si256((const __m256i *)(p + quants + 32 * u));
             const __m256i low = _mm256_and_si256(c, nibble), high = _mm256_and_si256(_mm256_srli_epi16(c, 4), nibble);
             for (int i = 0; i < tile; i++) {
                 const int8_t *x = q + ((size_t)(r + i) * blocks + b) * 32;
@@ -193,8 +195,8 @@ static inline __attribute__((always_inline)) void q4_1x8_tile(const uint8_t *gro
                 s[i] = _mm256_add_epi16(s[i], _mm256_maddubs_epi16(high, broadcast4(x + 16 + 4 * u)));
             }
         }
-        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-        const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
+        const __m256 d = wide ? _mm256_loadu_ps((const float *)p) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+        const __m256 m = wide ? _mm256_loadu_ps((const float *)(p + 32)) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
         for (int i = 0; i < tile; i++) {
             const size_t at = (size_t)(r + i) * blocks + b;
             const __m256 isum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s[i], ones));
@@ -205,13 +207,24 @@ static inline __attribute__((always_inline)) void q4_1x8_tile(const uint8_t *gro
     for (int i = 0; i < tile; i++) _mm256_storeu_ps(y + (size_t)(r + i) * ldy + o, acc[i]);
 }
 
-void wafer_q4_1x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
-                       const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
+// `wide` a constant where inlined, so each scale format gets its own loop.
+static inline __attribute__((always_inline)) void q4x8_rows(const uint8_t *packed, int blocks, int wide, int group_begin,
+                                                            int group_end, const int8_t *q, const float *scale,
+                                                            const float *sum, int rows, float *y, size_t ldy) {
     for (int g = group_begin; g < group_end; g++) {
-        const uint8_t *group = packed + (size_t)g * blocks * 160;
+        const uint8_t *group = packed + (size_t)g * blocks * (wide ? 192 : 160);
         int r = 0;
-        for (; r + 4 <= rows; r += 4) q4_1x8_tile(group, blocks, q, scale, sum, r, 4, y, ldy, 8 * g);
-        for (; r < rows; r++) q4_1x8_tile(group, blocks, q, scale, sum, r, 1, y, ldy, 8 * g);
+        for (; r + 4 <= rows; r += 4) q4x8_tile(group, blocks, wide, q, scale, sum, r, 4, y, ldy, 8 * g);
+        for (; r < rows; r++) q4x8_tile(group, blocks, wide, q, scale, sum, r, 1, y, ldy, 8 * g);
+    }
+}
+
+void wafer_q4x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
+                     const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
+    if (wide_scales) {
+        q4x8_rows(packed, blocks, 1, group_begin, group_end, q, scale, sum, rows, y, ldy);
+    } else {
+        q4x8_rows(packed, blocks, 0, group_begin, group_end, q, scale, sum, rows, y, ldy);
     }
 }
 

@@ -25,7 +25,7 @@ final class Linear: @unchecked Sendable {  // immutable after load
         case full(UnsafeMutablePointer<Float>)
         /// Quantised rows inside the file mapping.
         case quantized(UnsafeRawPointer, GGMLType, rowBytes: Int)
-        /// Q4_1 or Q8_0 rows repacked eight at a time (`Q4_1x8`, `Q8_0x8`), owned by this object.
+        /// Q4_0, Q4_1, Q4_K or Q8_0 rows repacked eight at a time (`Q4x8`, `Q8_0x8`), owned by this object.
         case repacked(UnsafeMutableRawPointer, GGMLType)
     }
 
@@ -45,11 +45,15 @@ final class Linear: @unchecked Sendable {  // immutable after load
             let weights = UnsafeMutablePointer<Float>.allocate(capacity: inputs * outputs)
             Dequantize.run(tensor.type, from: bytes, to: weights, count: inputs * outputs)
             storage = .full(weights)
-        case .native where (tensor.type == .q4_1 || tensor.type == .q8_0) && outputs % 8 == 0:
-            let packed = tensor.type == .q4_1 ? Q4_1x8.repack(bytes, outputs: outputs, blocks: inputs / 32)
-                                              : Q8_0x8.repack(bytes, outputs: outputs, blocks: inputs / 32)
-            storage = .repacked(packed, tensor.type)
-            file.release(tensor)  // the copy replaces the file's pages
+        case .native where outputs % 8 == 0 && (tensor.type == .q8_0 || Q4x8.supports(tensor.type)):
+            let packed = tensor.type == .q8_0 ? Q8_0x8.repack(bytes, outputs: outputs, blocks: inputs / 32)
+                                              : Q4x8.repack(tensor.type, bytes, outputs: outputs, inputs: inputs)
+            if let packed {
+                storage = .repacked(packed, tensor.type)
+                file.release(tensor)  // the copy replaces the file's pages
+            } else {
+                storage = .quantized(bytes, tensor.type, rowBytes: tensor.type.byteCount(elements: inputs))
+            }
         case .native:
             storage = .quantized(bytes, tensor.type, rowBytes: tensor.type.byteCount(elements: inputs))
         }
@@ -74,7 +78,8 @@ final class Linear: @unchecked Sendable {  // immutable after load
         switch storage {
         case .full: inputs * outputs * MemoryLayout<Float>.size
         case .quantized(_, _, let rowBytes): rowBytes * outputs
-        case .repacked(_, let type): type.byteCount(elements: inputs) * outputs  // repacking moves bytes, adds none
+        case .repacked(_, let type): type == .q8_0 ? type.byteCount(elements: inputs) * outputs
+                                                   : Q4x8.groupBlockBytes(type) * (inputs / 32) * (outputs / 8)
         }
     }
 
@@ -208,8 +213,8 @@ final class Linear: @unchecked Sendable {  // immutable after load
         switch storage {
         case .full(let w): out.update(from: w + index * inputs, count: inputs)
         case .quantized(let base, let type, let rowBytes): RowDequantize.run(type, from: base + index * rowBytes, to: out, count: inputs)
-        case .repacked(let packed, .q4_1): Q4_1x8.dequantize(packed, blocks: inputs / 32, row: index, into: out)
-        case .repacked(let packed, _): Q8_0x8.dequantize(packed, blocks: inputs / 32, row: index, into: out)
+        case .repacked(let packed, .q8_0): Q8_0x8.dequantize(packed, blocks: inputs / 32, row: index, into: out)
+        case .repacked(let packed, let type): Q4x8.dequantize(type, packed, blocks: inputs / 32, row: index, into: out)
         }
     }
 }

@@ -20,7 +20,7 @@ struct IntegerKernelTests {
     }
 
     static func repack(_ type: GGMLType, _ source: UnsafeRawPointer, outputs: Int, inputs: Int) -> UnsafeMutableRawPointer {
-        type == .q4_1 ? Q4_1x8.repack(source, outputs: outputs, blocks: inputs / 32) : Q8_0x8.repack(source, outputs: outputs, blocks: inputs / 32)
+        type == .q8_0 ? Q8_0x8.repack(source, outputs: outputs, blocks: inputs / 32) : Q4x8.repack(type, source, outputs: outputs, inputs: inputs)!
     }
 
     @Test(arguments: ["blk.0.ffn_gate.weight", "token_embd.weight"])
@@ -33,7 +33,7 @@ struct IntegerKernelTests {
         var ours = [Float](repeating: 0, count: inputs), original = ours
         for row in [0, 1, 7, 8, 100, outputs - 1] {
             if tensor.type == .q4_1 {
-                Q4_1x8.dequantize(packed, blocks: inputs / 32, row: row, into: &ours)
+                Q4x8.dequantize(.q4_1, packed, blocks: inputs / 32, row: row, into: &ours)
             } else {
                 Q8_0x8.dequantize(packed, blocks: inputs / 32, row: row, into: &ours)
             }
@@ -94,5 +94,58 @@ struct IntegerKernelTests {
         var single = [Float](repeating: 0, count: outputs)
         alone.multiplyRepacked(tensor.type, packed, outputs: checked, rows: 1, y: &single, ldy: outputs)
         #expect(Array(single[checked]) == Array(y[(rows - 1) * outputs + checked.lowerBound..<(rows - 1) * outputs + checked.upperBound]))
+    }
+
+    /// Q4_0 and Q4_K have no tensor in the default model: random blocks with
+    /// ordinary scales, 16 outputs × 512 inputs.
+    static func randomBlocks(_ type: GGMLType, outputs: Int, inputs: Int) -> [UInt8] {
+        var state: UInt64 = 99
+        var bytes = (0..<outputs * type.byteCount(elements: inputs)).map { _ -> UInt8 in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(truncatingIfNeeded: state >> 33)
+        }
+        let blockBytes = type.byteCount(elements: type == .q4_K ? 256 : 32)
+        for block in stride(from: 0, to: bytes.count, by: blockBytes) {
+            // d (and Q4_K's dmin) between 0.001 and 0.03: random bits could make them inf or NaN.
+            for offset in type == .q4_K ? [0, 2] : [0] {
+                let value = Float16(0.001 + 0.029 * Float(bytes[block + offset]) / 255)
+                bytes[block + offset] = UInt8(value.bitPattern & 0xFF)
+                bytes[block + offset + 1] = UInt8(value.bitPattern >> 8)
+            }
+        }
+        return bytes
+    }
+
+    @Test(arguments: [GGMLType.q4_0, .q4_K])
+    func otherFourBitTypesRepackExactlyAndMultiply(_ type: GGMLType) throws {
+        let (outputs, inputs, rows) = (16, 512, 5)
+        let source = Self.randomBlocks(type, outputs: outputs, inputs: inputs)
+        let rowBytes = type.byteCount(elements: inputs)
+        try source.withUnsafeBytes { raw in
+            let packed = try #require(Q4x8.repack(type, raw.baseAddress!, outputs: outputs, inputs: inputs))
+            defer { packed.deallocate() }
+            var weights = [[Float]]()
+            for o in 0..<outputs {
+                var ours = [Float](repeating: 0, count: inputs), original = ours
+                Q4x8.dequantize(type, packed, blocks: inputs / 32, row: o, into: &ours)
+                Dequantize.run(type, from: raw.baseAddress! + o * rowBytes, to: &original, count: inputs)
+                #expect(ours == original, "\(type) row \(o): the packed form dequantises to other values")
+                weights.append(original)
+            }
+            let x = Self.activations(rows: rows, inputs: inputs)
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs), alignment: 64)
+            defer { buffer.deallocate() }
+            let a = Q8Activations(x, rows: rows, inputs: inputs, buffer: buffer)
+            var y = [Float](repeating: 0, count: rows * outputs)
+            a.multiplyRepacked(type, packed, outputs: 0..<outputs, rows: rows, y: &y, ldy: outputs)
+            for r in 0..<rows {
+                for o in 0..<outputs {
+                    // The dequantised weights against the quantised activations, in float64.
+                    var expected = 0.0
+                    for i in 0..<inputs { expected += Double(weights[o][i]) * Double(a.q[r * inputs + i]) * Double(a.scale[r * a.blocks + i / 32]) }
+                    #expect(abs(Double(y[r * outputs + o]) - expected) <= 1e-4 * max(1, abs(expected)), "\(type) row \(r) output \(o)")
+                }
+            }
+        }
     }
 }

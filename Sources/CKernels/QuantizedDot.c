@@ -228,47 +228,64 @@ void wafer_q4x8_rows(const uint8_t *packed, int blocks, int wide_scales, int gro
     }
 }
 
-// --- Q8_0, eight weight rows at a time (Runtime/Kernels/Q8_0x8.swift) -------------
+// --- Signed bytes (Q8_0, Q5_0, Q6_K), eight weight rows at a time ----------------
 //
-// Per group of eight rows and block: d[8] f16, then 8 chunks of 32 bytes whose
-// lane j holds row j's elements 4s..4s+3. Signed × signed goes through
-// vpmaddubsw as |w| × (x with w's sign); each step's pairs reach 2·127·127,
-// so they are widened to 32 bits at once.
+// Per group of eight rows and block (Runtime/Kernels/Q8x8.swift): d[8] f16
+// per 32 values, or (`wide`) d[2][8] f32 per 16 values; then 8 chunks of 32
+// bytes whose lane j holds row j's elements 4s..4s+3. Signed × signed goes
+// through vpmaddubsw as |w| × (x with w's sign); each step's pairs reach
+// 2·127·127, so they are widened to 32 bits at once.
 
-static inline __attribute__((always_inline)) void q8_0x8_tile(const uint8_t *group, int blocks, const int8_t *q,
-                                                              const float *scale, int r, int tile, float *y, size_t ldy, int o) {
+static inline __attribute__((always_inline)) void q8x8_tile(const uint8_t *group, int blocks, int wide, const int8_t *q,
+                                                            const float *scale, int r, int tile, float *y, size_t ldy, int o) {
+    const int bytes = wide ? 320 : 272, quants = wide ? 64 : 16;
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[4];
     for (int i = 0; i < tile; i++) acc[i] = _mm256_setzero_ps();
     for (int b = 0; b < blocks; b++) {
-        const uint8_t *p = group + (size_t)b * 272;
-        __m256i s[4];
-        for (int i = 0; i < tile; i++) s[i] = _mm256_setzero_si256();
+        const uint8_t *p = group + (size_t)b * bytes;
+        __m256i s[4][2];  // the block's first and second 16 values
+        for (int i = 0; i < tile; i++) s[i][0] = s[i][1] = _mm256_setzero_si256();
         for (int step = 0; step < 8; step++) {
-            const __m256i w = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * step));
+            const __m256i w = _mm256_loadu_si256((const __m256i *)(p + quants + 32 * step));
             const __m256i magnitude = _mm256_sign_epi8(w, w);
             for (int i = 0; i < tile; i++) {
                 const int8_t *x = q + ((size_t)(r + i) * blocks + b) * 32;
                 const __m256i pairs = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(broadcast4(x + 4 * step), w));
-                s[i] = _mm256_add_epi32(s[i], _mm256_madd_epi16(pairs, ones));
+                s[i][step / 4] = _mm256_add_epi32(s[i][step / 4], _mm256_madd_epi16(pairs, ones));
             }
         }
-        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         for (int i = 0; i < tile; i++) {
-            const size_t at = (size_t)(r + i) * blocks + b;
-            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i]), _mm256_mul_ps(d, _mm256_set1_ps(scale[at])), acc[i]);
+            const __m256 xs = _mm256_set1_ps(scale[(size_t)(r + i) * blocks + b]);
+            if (wide) {
+                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i][0]), _mm256_mul_ps(_mm256_loadu_ps((const float *)p), xs), acc[i]);
+                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i][1]), _mm256_mul_ps(_mm256_loadu_ps((const float *)(p + 32)), xs), acc[i]);
+            } else {
+                const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s[i][0], s[i][1])), _mm256_mul_ps(d, xs), acc[i]);
+            }
         }
     }
     for (int i = 0; i < tile; i++) _mm256_storeu_ps(y + (size_t)(r + i) * ldy + o, acc[i]);
 }
 
-void wafer_q8_0x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
-                       const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
+static inline __attribute__((always_inline)) void q8x8_rows(const uint8_t *packed, int blocks, int wide, int group_begin,
+                                                            int group_end, const int8_t *q, const float *scale, int rows,
+                                                            float *y, size_t ldy) {
     for (int g = group_begin; g < group_end; g++) {
-        const uint8_t *group = packed + (size_t)g * blocks * 272;
+        const uint8_t *group = packed + (size_t)g * blocks * (wide ? 320 : 272);
         int r = 0;
-        for (; r + 4 <= rows; r += 4) q8_0x8_tile(group, blocks, q, scale, r, 4, y, ldy, 8 * g);
-        for (; r < rows; r++) q8_0x8_tile(group, blocks, q, scale, r, 1, y, ldy, 8 * g);
+        for (; r + 4 <= rows; r += 4) q8x8_tile(group, blocks, wide, q, scale, r, 4, y, ldy, 8 * g);
+        for (; r < rows; r++) q8x8_tile(group, blocks, wide, q, scale, r, 1, y, ldy, 8 * g);
+    }
+}
+
+void wafer_q8x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
+                     const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
+    if (wide_scales) {
+        q8x8_rows(packed, blocks, 1, group_begin, group_end, q, scale, rows, y, ldy);
+    } else {
+        q8x8_rows(packed, blocks, 0, group_begin, group_end, q, scale, rows, y, ldy);
     }
 }
 

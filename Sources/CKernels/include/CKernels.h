@@ -20,9 +20,10 @@ void wafer_q4_1_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_beg
 /// different, equally fixed order of operations per output than wafer_q4_1_rows.
 void wafer_q4x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
-/// Q8_0 repacked by Runtime's Q8_0x8: outputs 8·group_begin ..< 8·group_end.
-void wafer_q8_0x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
-                       const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
+/// Q8_0/Q5_0/Q6_K repacked by Runtime's Q8x8 (F32 scales per 16 values when
+/// `wide_scales`): outputs 8·group_begin ..< 8·group_end.
+void wafer_q8x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
+                     const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
 void wafer_q8_0_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_begin, int out_end,
                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
 

@@ -55,7 +55,7 @@ struct Q8Activations {
         }
     }
 
-    /// The same for weights repacked by `Q4x8` or `Q8_0x8`; `outputs` starts and ends at multiples of 8.
+    /// The same for weights repacked by `Q4x8` or `Q8x8`; `outputs` starts and ends at multiples of 8.
     func multiplyRepacked(_ type: GGMLType, _ packed: UnsafeRawPointer, outputs: Range<Int>, rows: Int,
                           y: UnsafeMutablePointer<Float>, ldy: Int) {
         let w = packed.assumingMemoryBound(to: UInt8.self)
@@ -63,7 +63,7 @@ struct Q8Activations {
         if Q4x8.supports(type) {
             wafer_q4x8_rows(w, Int32(blocks), Q4x8.wideScales(type) ? 1 : 0, first, last, q, scale, sum, Int32(rows), y, ldy)
         } else {
-            wafer_q8_0x8_rows(w, Int32(blocks), first, last, q, scale, Int32(rows), y, ldy)
+            wafer_q8x8_rows(w, Int32(blocks), Q8x8.wideScales(type) ? 1 : 0, first, last, q, scale, Int32(rows), y, ldy)
         }
     }
 }

@@ -228,6 +228,67 @@ void wafer_q4x8_rows(const uint8_t *packed, int blocks, int wide_scales, int gro
     }
 }
 
+// --- 5-bit values with a minimum (Q5_1, Q5_K), eight rows at a time ------------
+//
+// Runtime/Kernels/Q5x8.swift: d[8], m[8] (F16, or F32 when `wide`), then 8
+// chunks of 32 bytes whose lane j holds row j's values 4s..4s+3 (0..31).
+// Unsigned × signed pairs reach 2·31·127, so four steps add up in 16 bits
+// before widening. The float work per block is Q4x8's: two FMAs in block order.
+
+static inline __attribute__((always_inline)) void q5x8_tile(const uint8_t *group, int blocks, int wide, const int8_t *q,
+                                                            const float *scale, const float *sum, int r, int tile,
+                                                            float *y, size_t ldy, int o) {
+    const int bytes = wide ? 320 : 288, quants = wide ? 64 : 32;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    for (int i = 0; i < tile; i++) acc[i] = _mm256_setzero_ps();
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *p = group + (size_t)b * bytes;
+        __m256i s[4];
+        for (int i = 0; i < tile; i++) s[i] = _mm256_setzero_si256();
+        for (int half = 0; half < 2; half++) {
+            __m256i h[4];
+            for (int i = 0; i < tile; i++) h[i] = _mm256_setzero_si256();
+            for (int step = 4 * half; step < 4 * half + 4; step++) {
+                const __m256i w = _mm256_loadu_si256((const __m256i *)(p + quants + 32 * step));
+                for (int i = 0; i < tile; i++) {
+                    const int8_t *x = q + ((size_t)(r + i) * blocks + b) * 32;
+                    h[i] = _mm256_add_epi16(h[i], _mm256_maddubs_epi16(w, broadcast4(x + 4 * step)));
+                }
+            }
+            for (int i = 0; i < tile; i++) s[i] = _mm256_add_epi32(s[i], _mm256_madd_epi16(h[i], ones));
+        }
+        const __m256 d = wide ? _mm256_loadu_ps((const float *)p) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+        const __m256 m = wide ? _mm256_loadu_ps((const float *)(p + 32)) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
+        for (int i = 0; i < tile; i++) {
+            const size_t at = (size_t)(r + i) * blocks + b;
+            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i]), _mm256_mul_ps(d, _mm256_set1_ps(scale[at])), acc[i]);
+            acc[i] = _mm256_fmadd_ps(m, _mm256_set1_ps(sum[at]), acc[i]);
+        }
+    }
+    for (int i = 0; i < tile; i++) _mm256_storeu_ps(y + (size_t)(r + i) * ldy + o, acc[i]);
+}
+
+static inline __attribute__((always_inline)) void q5x8_rows(const uint8_t *packed, int blocks, int wide, int group_begin,
+                                                            int group_end, const int8_t *q, const float *scale,
+                                                            const float *sum, int rows, float *y, size_t ldy) {
+    for (int g = group_begin; g < group_end; g++) {
+        const uint8_t *group = packed + (size_t)g * blocks * (wide ? 320 : 288);
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) q5x8_tile(group, blocks, wide, q, scale, sum, r, 4, y, ldy, 8 * g);
+        for (; r < rows; r++) q5x8_tile(group, blocks, wide, q, scale, sum, r, 1, y, ldy, 8 * g);
+    }
+}
+
+void wafer_q5x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
+                     const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
+    if (wide_scales) {
+        q5x8_rows(packed, blocks, 1, group_begin, group_end, q, scale, sum, rows, y, ldy);
+    } else {
+        q5x8_rows(packed, blocks, 0, group_begin, group_end, q, scale, sum, rows, y, ldy);
+    }
+}
+
 // --- Signed bytes (Q8_0, Q5_0, Q6_K), eight weight rows at a time ----------------
 //
 // Per group of eight rows and block (Runtime/Kernels/Q8x8.swift): d[8] f16

@@ -25,7 +25,7 @@ final class Linear: @unchecked Sendable {  // immutable after load
         case full(UnsafeMutablePointer<Float>)
         /// Quantised rows inside the file mapping.
         case quantized(UnsafeRawPointer, GGMLType, rowBytes: Int)
-        /// Rows repacked eight at a time (`Q4x8`: Q4_0, Q4_1, Q4_K; `Q8x8`: Q8_0, Q5_0, Q6_K), owned by this object.
+        /// Rows repacked eight at a time (`Repacked`), owned by this object.
         case repacked(UnsafeMutableRawPointer, GGMLType)
     }
 
@@ -45,10 +45,8 @@ final class Linear: @unchecked Sendable {  // immutable after load
             let weights = UnsafeMutablePointer<Float>.allocate(capacity: inputs * outputs)
             Dequantize.run(tensor.type, from: bytes, to: weights, count: inputs * outputs)
             storage = .full(weights)
-        case .native where outputs % 8 == 0 && (Q8x8.supports(tensor.type) || Q4x8.supports(tensor.type)):
-            let packed = Q8x8.supports(tensor.type) ? Q8x8.repack(tensor.type, bytes, outputs: outputs, inputs: inputs)
-                                                    : Q4x8.repack(tensor.type, bytes, outputs: outputs, inputs: inputs)
-            if let packed {
+        case .native where outputs % 8 == 0 && Repacked.supports(tensor.type):
+            if let packed = Repacked.repack(tensor.type, bytes, outputs: outputs, inputs: inputs) {
                 storage = .repacked(packed, tensor.type)
                 file.release(tensor)  // the copy replaces the file's pages
             } else {
@@ -78,8 +76,7 @@ final class Linear: @unchecked Sendable {  // immutable after load
         switch storage {
         case .full: inputs * outputs * MemoryLayout<Float>.size
         case .quantized(_, _, let rowBytes): rowBytes * outputs
-        case .repacked(_, let type):
-            (Q8x8.supports(type) ? Q8x8.groupBlockBytes(type) : Q4x8.groupBlockBytes(type)) * (inputs / 32) * (outputs / 8)
+        case .repacked(_, let type): Repacked.groupBlockBytes(type) * (inputs / 32) * (outputs / 8)
         }
     }
 
@@ -213,8 +210,7 @@ final class Linear: @unchecked Sendable {  // immutable after load
         switch storage {
         case .full(let w): out.update(from: w + index * inputs, count: inputs)
         case .quantized(let base, let type, let rowBytes): RowDequantize.run(type, from: base + index * rowBytes, to: out, count: inputs)
-        case .repacked(let packed, let type) where Q8x8.supports(type): Q8x8.dequantize(type, packed, blocks: inputs / 32, row: index, into: out)
-        case .repacked(let packed, let type): Q4x8.dequantize(type, packed, blocks: inputs / 32, row: index, into: out)
+        case .repacked(let packed, let type): Repacked.dequantize(type, packed, blocks: inputs / 32, row: index, into: out)
         }
     }
 }

@@ -20,7 +20,7 @@ struct IntegerKernelTests {
     }
 
     static func repack(_ type: GGMLType, _ source: UnsafeRawPointer, outputs: Int, inputs: Int) -> UnsafeMutableRawPointer {
-        type == .q8_0 ? Q8x8.repack(.q8_0, source, outputs: outputs, inputs: inputs) : Q4x8.repack(type, source, outputs: outputs, inputs: inputs)!
+        Repacked.repack(type, source, outputs: outputs, inputs: inputs)!
     }
 
     @Test(arguments: ["blk.0.ffn_gate.weight", "token_embd.weight"])
@@ -32,11 +32,7 @@ struct IntegerKernelTests {
         defer { packed.deallocate() }
         var ours = [Float](repeating: 0, count: inputs), original = ours
         for row in [0, 1, 7, 8, 100, outputs - 1] {
-            if tensor.type == .q4_1 {
-                Q4x8.dequantize(.q4_1, packed, blocks: inputs / 32, row: row, into: &ours)
-            } else {
-                Q8x8.dequantize(.q8_0, packed, blocks: inputs / 32, row: row, into: &ours)
-            }
+            Repacked.dequantize(tensor.type, packed, blocks: inputs / 32, row: row, into: &ours)
             Dequantize.run(tensor.type, from: source + row * tensor.type.byteCount(elements: inputs), to: &original, count: inputs)
             #expect(ours == original, "\(name) row \(row)")
         }
@@ -96,17 +92,16 @@ struct IntegerKernelTests {
         #expect(Array(single[checked]) == Array(y[(rows - 1) * outputs + checked.lowerBound..<(rows - 1) * outputs + checked.upperBound]))
     }
 
-    /// Q4_0, Q4_K, Q5_0 and Q6_K have no tensor in the default model: random
-    /// blocks with ordinary scales, 16 outputs × 512 inputs.
+    /// The other types have no tensor in the default model: random blocks with
+    /// ordinary scales, 16 outputs × 512 inputs.
     static func randomBlocks(_ type: GGMLType, outputs: Int, inputs: Int) -> [UInt8] {
         var state: UInt64 = 99
         var bytes = (0..<outputs * type.byteCount(elements: inputs)).map { _ -> UInt8 in
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return UInt8(truncatingIfNeeded: state >> 33)
         }
-        let superBlock = type == .q4_K || type == .q6_K
-        let blockBytes = type.byteCount(elements: superBlock ? 256 : 32)
-        let scaleOffsets = switch type { case .q4_K: [0, 2]; case .q6_K: [208]; default: [0] }
+        let blockBytes = type.blockBytes
+        let scaleOffsets = switch type { case .q4_K, .q5_K, .q5_1: [0, 2]; case .q6_K: [208]; default: [0] }
         for block in stride(from: 0, to: bytes.count, by: blockBytes) {
             // d (and Q4_K's dmin) between 0.001 and 0.03: random bits could make them inf or NaN.
             for offset in scaleOffsets {
@@ -118,24 +113,18 @@ struct IntegerKernelTests {
         return bytes
     }
 
-    @Test(arguments: [GGMLType.q4_0, .q4_K, .q5_0, .q6_K])
+    @Test(arguments: [GGMLType.q4_0, .q4_K, .q5_0, .q5_1, .q5_K, .q6_K])
     func otherTypesRepackExactlyAndMultiply(_ type: GGMLType) throws {
         let (outputs, inputs, rows) = (16, 512, 5)
         let source = Self.randomBlocks(type, outputs: outputs, inputs: inputs)
         let rowBytes = type.byteCount(elements: inputs)
         try source.withUnsafeBytes { raw in
-            let bytes = type == .q5_0 || type == .q6_K
-                ? Q8x8.repack(type, raw.baseAddress!, outputs: outputs, inputs: inputs) : Q4x8.repack(type, raw.baseAddress!, outputs: outputs, inputs: inputs)
-            let packed = try #require(bytes)
+            let packed = try #require(Repacked.repack(type, raw.baseAddress!, outputs: outputs, inputs: inputs))
             defer { packed.deallocate() }
             var weights = [[Float]]()
             for o in 0..<outputs {
                 var ours = [Float](repeating: 0, count: inputs), original = ours
-                if Q8x8.supports(type) {
-                    Q8x8.dequantize(type, packed, blocks: inputs / 32, row: o, into: &ours)
-                } else {
-                    Q4x8.dequantize(type, packed, blocks: inputs / 32, row: o, into: &ours)
-                }
+                Repacked.dequantize(type, packed, blocks: inputs / 32, row: o, into: &ours)
                 Dequantize.run(type, from: raw.baseAddress! + o * rowBytes, to: &original, count: inputs)
                 #expect(ours == original, "\(type) row \(o): the packed form dequantises to other values")
                 weights.append(original)

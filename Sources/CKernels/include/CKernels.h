@@ -20,6 +20,9 @@ void wafer_q4_1_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_beg
 /// different, equally fixed order of operations per output than wafer_q4_1_rows.
 void wafer_q4x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
+/// Q5_1/Q5_K repacked by Runtime's Q5x8 (F32 scales when `wide_scales`).
+void wafer_q5x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
+                     const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
 /// Q8_0/Q5_0/Q6_K repacked by Runtime's Q8x8 (F32 scales per 16 values when
 /// `wide_scales`): outputs 8·group_begin ..< 8·group_end.
 void wafer_q8x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,

@@ -55,13 +55,15 @@ struct Q8Activations {
         }
     }
 
-    /// The same for weights repacked by `Q4x8` or `Q8x8`; `outputs` starts and ends at multiples of 8.
+    /// The same for weights repacked by `Q4x8`, `Q5x8` or `Q8x8`; `outputs` starts and ends at multiples of 8.
     func multiplyRepacked(_ type: GGMLType, _ packed: UnsafeRawPointer, outputs: Range<Int>, rows: Int,
                           y: UnsafeMutablePointer<Float>, ldy: Int) {
         let w = packed.assumingMemoryBound(to: UInt8.self)
         let (first, last) = (Int32(outputs.lowerBound / 8), Int32(outputs.upperBound / 8))
         if Q4x8.supports(type) {
             wafer_q4x8_rows(w, Int32(blocks), Q4x8.wideScales(type) ? 1 : 0, first, last, q, scale, sum, Int32(rows), y, ldy)
+        } else if Q5x8.supports(type) {
+            wafer_q5x8_rows(w, Int32(blocks), Q5x8.wideScales(type) ? 1 : 0, first, last, q, scale, sum, Int32(rows), y, ldy)
         } else {
             wafer_q8x8_rows(w, Int32(blocks), Q8x8.wideScales(type) ? 1 : 0, first, last, q, scale, Int32(rows), y, ldy)
         }

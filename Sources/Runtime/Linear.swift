@@ -80,6 +80,15 @@ final class Linear: @unchecked Sendable {  // immutable after load
         }
     }
 
+    /// The memory a product with one row reads.
+    var weightRegion: UnsafeRawBufferPointer {
+        switch storage {
+        case .full(let w): UnsafeRawBufferPointer(start: w, count: weightBytes)
+        case .quantized(let base, _, _): UnsafeRawBufferPointer(start: base, count: weightBytes)
+        case .repacked(let packed, _): UnsafeRawBufferPointer(start: packed, count: weightBytes)
+        }
+    }
+
     /// Every row of this matrix can go through the integer kernels (8-bit activations).
     var hasIntegerKernel: Bool {
         switch storage {

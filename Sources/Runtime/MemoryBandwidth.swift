@@ -1,32 +1,34 @@
 import CKernels
 
-/// How fast this machine streams memory into the cores, measured the way a
-/// decode step reads its weights: both pool threads reading a buffer far
-/// larger than the last-level cache. Single-stream decode cannot beat
-/// bandwidth ÷ `Model.weightBytesPerToken`.
-public enum MemoryBandwidth {
-    /// Bytes per second: the median of `rounds` reads of `bytes`.
-    public static func measure(bytes: Int = 256 << 20, rounds: Int = 5) -> Double {
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        defer { buffer.deallocate() }
-        buffer.initializeMemory(as: UInt8.self, repeating: 1, count: bytes)
+/// How fast this machine streams the model's weights into the cores, measured
+/// the way a decode step reads them: both pool threads, every matrix once.
+/// The weights are far larger than the last-level cache, so this is memory
+/// bandwidth, with no extra buffer to swell the process's peak memory.
+/// Single-stream decode cannot beat this ÷ `Model.weightBytesPerToken`.
+extension Model {
+    /// Bytes per second: the median of `rounds` reads of every weight matrix.
+    public func measureWeightBandwidth(rounds: Int = 5) -> Double {
+        let regions = weights.linears.map(\.weightRegion)
+        let bytes = regions.map(\.count).reduce(0, +)
         var rates: [Double] = []
         for _ in 0..<rounds {
             let start = ContinuousClock.now
-            WorkerPool.shared.run(Read(buffer: buffer.assumingMemoryBound(to: UInt8.self), bytes: bytes))
-            let seconds = (ContinuousClock.now - start) / .seconds(1)
-            rates.append(Double(bytes) / seconds)
+            WorkerPool.shared.run(ReadRegions(regions: regions))
+            rates.append(Double(bytes) / ((ContinuousClock.now - start) / .seconds(1)))
         }
         return rates.sorted()[rounds / 2]
     }
 
-    private struct Read: PoolJob {
-        let buffer: UnsafePointer<UInt8>, bytes: Int
+    private struct ReadRegions: PoolJob {
+        let regions: [UnsafeRawBufferPointer]
 
         func run(part: Int, of parts: Int) {
-            let range = WorkerPool.slice(bytes / 64, part: part, of: parts)
-            let sum = wafer_read_bytes(buffer + range.lowerBound * 64, range.count * 64)
-            precondition(sum == UInt64(range.count * 64))  // every byte is 1: the read happened
+            var total: UInt64 = 0
+            for region in regions {
+                let slice = WorkerPool.slice(region.count / 64, part: part, of: parts)
+                total &+= wafer_read_bytes(region.baseAddress!.assumingMemoryBound(to: UInt8.self) + slice.lowerBound * 64, slice.count * 64)
+            }
+            withExtendedLifetime(total) {}
         }
     }
 }

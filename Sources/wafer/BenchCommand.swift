@@ -57,13 +57,12 @@ enum BenchCommand {
             }
             decodeRates.append(Double(decodeLength) / Date().timeIntervalSince(start))
         }
-        let peakResident = peakResidentBytes()  // before the bandwidth probe's buffer
-        let bandwidth = MemoryBandwidth.measure()
+        let bandwidth = model.measureWeightBandwidth()
         let decodeLimit = bandwidth / Double(model.weightBytesPerToken)
         let result = BenchResult(model: path, precision: precision.rawValue, threads: ProcessInfo.processInfo.activeProcessorCount,
                                  loadSeconds: loadSeconds, promptTokens: promptLength, promptTokensPerSecond: median(promptRates),
                                  decodeTokens: decodeLength, decodeTokensPerSecond: median(decodeRates),
-                                 peakResidentBytes: peakResident, memoryBandwidthBytesPerSecond: bandwidth,
+                                 peakResidentBytes: peakResidentBytes(), memoryBandwidthBytesPerSecond: bandwidth,
                                  weightBytesPerToken: model.weightBytesPerToken, decodeBandwidthLimitTokensPerSecond: decodeLimit,
                                  decodeAllocationsPerToken: AllocationCount.now.map { _ in
                                      Double(decodeAllocations) / Double(max(repeats - 1, 1) * decodeLength) })
@@ -75,7 +74,7 @@ enum BenchCommand {
             print("model           \(path) (\(precision.rawValue) precision, \(result.threads) threads, loaded in \(String(format: "%.2f", loadSeconds)) s)")
             print("prompt          \(promptLength) tokens: \(String(format: "%.1f", result.promptTokensPerSecond)) tok/s (median of \(repeats))")
             print("decode          \(decodeLength) tokens: \(String(format: "%.1f", result.decodeTokensPerSecond)) tok/s (median of \(repeats))")
-            print("bandwidth       \(String(format: "%.1f", bandwidth / 1e9)) GB/s read by \(result.threads) threads (measured after decode); "
+            print("bandwidth       \(String(format: "%.1f", bandwidth / 1e9)) GB/s reading the weights with \(result.threads) threads (after decode); "
                   + "\(String(format: "%.1f", Double(model.weightBytesPerToken) / 1e6)) MB of weights per token: decode limit "
                   + "\(String(format: "%.0f", decodeLimit)) tok/s, decode at \(String(format: "%.0f", 100 * result.decodeTokensPerSecond / decodeLimit))% of it")
             print("peak RSS        \(String(format: "%.1f", Double(result.peakResidentBytes) / 1_048_576)) MiB")
@@ -90,7 +89,7 @@ enum BenchCommand {
         let promptTokens: Int, promptTokensPerSecond: Double
         let decodeTokens: Int, decodeTokensPerSecond: Double
         let peakResidentBytes: Int
-        /// Two threads streaming a 256 MiB buffer, and the decode speed that bandwidth allows.
+        /// Both threads streaming every weight matrix once, and the decode speed that bandwidth allows.
         let memoryBandwidthBytesPerSecond: Double, weightBytesPerToken: Int, decodeBandwidthLimitTokensPerSecond: Double
         /// Heap allocations inside `Model.forward` per decode step after the first round; nil unless the counter is preloaded.
         let decodeAllocationsPerToken: Double?

@@ -1,4 +1,4 @@
-// Decode-row matrix products on quantised weights with 8-bit activations.
+// Matrix products on quantised weights with 8-bit activations.
 //
 // Single-stream decode reads every weight once per token, and a batch of
 // decode rows multiplies each weight block with every row: integer dot

@@ -10,7 +10,8 @@ import GGUF
 ///   out as `GemmTile` requires, unless every matrix of the model has an
 ///   integer kernel (`Model.integerRows`: measured faster even for 512 rows);
 /// - generated rows go through our own row kernels: integer dot products
-///   with 8-bit activations on Q4_1/Q8_0 blocks, F32 FMA chains otherwise.
+///   with 8-bit activations on quantised weights (`Repacked`; per-row Q4_1/Q8_0
+///   kernels when the rows are not a multiple of 8), F32 FMA chains otherwise.
 /// Both split the output rows across the worker pool in fixed slices, with
 /// OpenBLAS kept to one thread.
 final class Linear: @unchecked Sendable {  // immutable after load

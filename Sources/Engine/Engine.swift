@@ -47,6 +47,8 @@ public final class Engine: @unchecked Sendable {
     private var nextRequestID = 1
     private var nextSequenceID = 1
     private var counters = EngineMetrics()
+    /// The step's logits; only the engine thread touches it, and its storage is reused.
+    private var stepLogits: [Float] = []
 
     public init(model: Model, tokenizer: Tokenizer, configuration: EngineConfiguration = EngineConfiguration()) {
         self.model = model
@@ -194,10 +196,10 @@ public final class Engine: @unchecked Sendable {
             }
             lock.unlock()
             deliverUnlocked(&outbox)
-            let result = Result { () throws(ModelError) in try model.forward(inputs) }
+            let result = Result { () throws(ModelError) in try model.forward(inputs, logits: &stepLogits) }
             lock.lock()
             switch result {
-            case .success(let logits): finishStep(chunks, logits: logits, &outbox)
+            case .success: finishStep(chunks, logits: stepLogits, &outbox)
             case .failure(let error): failStep(chunks, error: error, &outbox)
             }
         }

@@ -6,7 +6,7 @@
 // gives the eight dot products with the same summation tree for every key.
 
 #include "CKernels.h"
-#include <immintrin.h>
+#include "VectorMath.h"
 #include <math.h>
 
 static inline __attribute__((always_inline)) __m256 load8(const void *base, size_t at, int half) {
@@ -31,25 +31,6 @@ static inline __m256 transpose_sum8(const __m256 a[8]) {
     const __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
     const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
     return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
-}
-
-// e^x for x ≤ 0 (scores minus their maximum): 2^n · p(r) with x = n·ln2 + r,
-// |r| ≤ ln2/2, p a degree-6 Taylor polynomial (relative error below 2e-7);
-// below -87 the result is 0.
-static inline __m256 exp_nonpositive(__m256 x) {
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693145752f)));
-    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(1.42860677e-6f)));
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    const __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    const __m256 scaled = _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
-    return _mm256_and_ps(scaled, _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GE_OQ));
 }
 
 // Eight keys' dot products with q over the vector part of hd (keys past
@@ -107,7 +88,7 @@ static float exponentiate(float *scores, int visible) {
     __m256 total = _mm256_setzero_ps();
     j = 0;
     for (; j + 8 <= visible; j += 8) {
-        const __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(scores + j), m));
+        const __m256 e = wafer_exp8(_mm256_sub_ps(_mm256_loadu_ps(scores + j), m));
         _mm256_storeu_ps(scores + j, e);
         total = _mm256_add_ps(total, e);
     }
@@ -115,7 +96,7 @@ static float exponentiate(float *scores, int visible) {
     if (j < visible) {
         float rest[8] = {0};
         for (int k = 0; j + k < visible; k++) rest[k] = scores[j + k] - maximum;
-        _mm256_storeu_ps(rest, exp_nonpositive(_mm256_loadu_ps(rest)));
+        _mm256_storeu_ps(rest, wafer_exp8(_mm256_loadu_ps(rest)));
         for (int k = 0; j + k < visible; k++) {
             scores[j + k] = rest[k];
             sum += rest[k];

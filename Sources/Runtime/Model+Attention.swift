@@ -22,8 +22,9 @@ extension Model {
             let qDim = c.queryDimension, kvDim = c.kvDimension, hd = c.headDimension
             forEachRow(batch, layout: layout, part: part, of: parts) { row, position, cache in
                 let q = s.q + row * qDim, k = s.k + row * kvDim
-                Ops.rope(q, heads: c.headCount, headDimension: hd, position: position, table: model.rope)
-                Ops.rope(k, heads: c.kvHeadCount, headDimension: hd, position: position, table: model.rope)
+                let rotations = UnsafePointer(s.rotations + row * c.ropeDimension)
+                Ops.rope(q, heads: c.headCount, headDimension: hd, rotations: rotations, table: model.rope)
+                Ops.rope(k, heads: c.kvHeadCount, headDimension: hd, rotations: rotations, table: model.rope)
                 let at = layer * cache.layerStride + position * kvDim
                 switch cache.precision {
                 case .f32:

@@ -1,4 +1,5 @@
 import Foundation
+import CKernels
 import GGUF
 
 /// New tokens of one sequence for a forward step, appended to its cache.
@@ -122,7 +123,11 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
         let dim = c.embeddingLength
 
         for (b, seq) in batch.enumerated() {
-            for (i, t) in seq.tokens.enumerated() { weights.tokenEmbedding.row(Int(t), into: s.x + (layout.start[b] + i) * dim) }
+            for (i, t) in seq.tokens.enumerated() {
+                let row = layout.start[b] + i
+                weights.tokenEmbedding.row(Int(t), into: s.x + row * dim)
+                rope.rotations(position: seq.cache.length + i, into: s.rotations + row * c.ropeDimension)
+            }
         }
         func linear(_ l: Linear, _ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ quantized: Q8Activations? = nil) {
             l.apply(input, layout: layout, into: output, scratch: s.linear, quantized: quantized)
@@ -222,7 +227,7 @@ struct RowStep: PoolJob {
             switch operation {
             case .norm(let weight): Ops.rmsNorm(s.x + i * dim, weight: weight, epsilon: epsilon, into: s.h + i * dim)
             case .addAndNorm(let weight): Ops.rmsNorm(s.x + i * dim, adding: s.h + i * dim, weight: weight, epsilon: epsilon, into: s.h + i * dim)
-            case .swiglu: Ops.swiglu(s.gate + i * ffn, s.up + i * ffn, count: ffn)
+            case .swiglu: wafer_swiglu(s.gate + i * ffn, s.up + i * ffn, Int32(ffn))
             case .addResidual: for j in 0..<dim { s.x[i * dim + j] += s.h[i * dim + j] }
             }
         }

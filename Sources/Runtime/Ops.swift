@@ -24,13 +24,13 @@ enum Ops {
         rmsNorm(x, weight: weight, epsilon: epsilon, into: out)
     }
 
-    /// Rotates each head's first `ropeDimension` elements by position-dependent angles.
-    static func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, headDimension: Int, position: Int,
+    /// Rotates each head's first `ropeDimension` elements by position-dependent
+    /// angles, given as (cos, sin) per pair by `RopeTable.rotations`.
+    static func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, headDimension: Int, rotations: UnsafePointer<Float>,
                      table: RopeTable) {
         let pairs = table.inverseFrequencies.count
         for i in 0..<pairs {
-            let angle = Double(position) * table.inverseFrequencies[i]
-            let c = Float(cos(angle)), s = Float(sin(angle))
+            let c = rotations[2 * i], s = rotations[2 * i + 1]
             for h in 0..<heads {
                 let head = x + h * headDimension
                 let (a, b) = table.style == .adjacent ? (2 * i, 2 * i + 1) : (i, i + pairs)
@@ -40,28 +40,6 @@ enum Ops {
             }
         }
     }
-
-    /// In-place softmax of `n` scores.
-    static func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
-        var maximum = -Float.infinity
-        for i in 0..<n { maximum = max(maximum, x[i]) }
-        var sum: Double = 0
-        for i in 0..<n {
-            let e = expf(x[i] - maximum)
-            x[i] = e
-            sum += Double(e)
-        }
-        let inverse = Float(1 / sum)
-        for i in 0..<n { x[i] *= inverse }
-    }
-
-    /// gate ← silu(gate) · up
-    static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count n: Int) {
-        for i in 0..<n {
-            let g = gate[i]
-            gate[i] = g / (1 + expf(-g)) * up[i]
-        }
-    }
 }
 
 /// RoPE's per-pair inverse frequencies base^(-2i/d), in double so that large
@@ -69,6 +47,16 @@ enum Ops {
 struct RopeTable {
     let inverseFrequencies: [Double]
     let style: ModelConfig.RopeStyle
+
+    /// (cos, sin) of every pair's angle at `position`, into `out` (2 floats per pair):
+    /// computed once per row and step, shared by every layer and by queries and keys.
+    func rotations(position: Int, into out: UnsafeMutablePointer<Float>) {
+        for (i, frequency) in inverseFrequencies.enumerated() {
+            let angle = Double(position) * frequency
+            out[2 * i] = Float(cos(angle))
+            out[2 * i + 1] = Float(sin(angle))
+        }
+    }
 
     init(config: ModelConfig) {
         let d = config.ropeDimension

@@ -12,6 +12,7 @@ struct Scratch {
     let gate: UnsafeMutablePointer<Float>       // [rows, ffn]
     let up: UnsafeMutablePointer<Float>         // [rows, ffn]
     let scores: UnsafeMutablePointer<Float>     // [threads, context] attention weights
+    let rotations: UnsafeMutablePointer<Float>  // [rows, ropeDimension] RoPE (cos, sin) per pair
     let linear: LinearScratch
     let scoresPerThread: Int
     let rows: Int
@@ -31,6 +32,7 @@ struct Scratch {
         gate = zeros(rows * c.feedForwardLength)
         up = zeros(rows * c.feedForwardLength)
         scores = zeros(threads * scoresPerThread)
+        rotations = zeros(rows * c.ropeDimension)
         let widest = max(c.embeddingLength, c.feedForwardLength, c.queryDimension)
         linear = LinearScratch(panels: zeros(threads * linearPerThread),
                                activations: .allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: widest), alignment: 64))
@@ -41,7 +43,7 @@ struct Scratch {
     func fits(rows needed: Int, scoresPerThread neededScores: Int) -> Bool { needed <= rows && neededScores <= scoresPerThread }
 
     func free() {
-        for p in [x, h, q, k, v, attention, gate, up, scores, linear.panels] { p.deallocate() }
+        for p in [x, h, q, k, v, attention, gate, up, scores, rotations, linear.panels] { p.deallocate() }
         linear.activations.deallocate()
     }
 }

@@ -38,6 +38,8 @@ void wafer_attend_f32(const float *query, const float *keys, const float *values
                       float scale, float *scores, float *out);
 void wafer_attend_f16(const float *query, const uint16_t *keys, const uint16_t *values, size_t stride, int visible, int hd,
                       float scale, float *scores, float *out);
+/// gate[i] ← silu(gate[i]) · up[i] = gate[i] / (1 + e^-gate[i]) · up[i], with a vector exp.
+void wafer_swiglu(float *gate, const float *up, int n);
 /// The sum of `n` bytes: reads them all (memory bandwidth probe).
 uint64_t wafer_read_bytes(const uint8_t *p, size_t n);
 /// F32 to F16, round to nearest even.

@@ -108,7 +108,7 @@ final class Linear: @unchecked Sendable {  // immutable after load
     func apply(_ x: UnsafePointer<Float>, layout: RowLayout, into y: UnsafeMutablePointer<Float>, scratch: LinearScratch,
                quantized: Q8Activations? = nil) {
         let product = prepare(x, layout: layout, into: y, scratch: scratch, quantized: quantized)
-        WorkerPool.shared.run(product)
+        WorkerPool.shared.run(Applies(first: product, second: nil, third: nil))
         addBias(rows: layout.rowCount, y)
     }
 
@@ -145,35 +145,59 @@ final class Linear: @unchecked Sendable {  // immutable after load
         }
     }
 
+    /// Up to three products in one pool job. sgemm blocks are split in fixed
+    /// halves; our kernels' outputs in chunks the parts claim as they go (an
+    /// output's result does not depend on which thread computes it), so a
+    /// part that runs slower, e.g. on a busier memory channel, takes fewer.
     private struct Applies: PoolJob {
-        let first: Apply, second: Apply, third: Apply?
+        let first: Apply, second: Apply?, third: Apply?
 
         func run(part: Int, of parts: Int) {
-            first.run(part: part, of: parts)
-            second.run(part: part, of: parts)
-            third?.run(part: part, of: parts)
+            first.gemmSlice(part: part, of: parts)
+            second?.gemmSlice(part: part, of: parts)
+            third?.gemmSlice(part: part, of: parts)
+            let counts = (first.kernelChunks, second?.kernelChunks ?? 0, third?.kernelChunks ?? 0)
+            while true {
+                let chunk = WorkerPool.shared.claim()
+                if chunk < counts.0 {
+                    first.kernelChunk(chunk)
+                } else if chunk < counts.0 + counts.1 {
+                    second!.kernelChunk(chunk - counts.0)
+                } else if chunk < counts.0 + counts.1 + counts.2 {
+                    third!.kernelChunk(chunk - counts.0 - counts.1)
+                } else {
+                    return
+                }
+            }
         }
     }
 
     /// One pool part's share of `apply`: a slice of the outputs for every row.
-    private struct Apply: PoolJob {
+    /// One product's work: sgemm blocks in fixed slices, kernel rows in chunks of outputs.
+    private struct Apply {
         let linear: Linear, x: UnsafePointer<Float>, layout: RowLayout, y: UnsafeMutablePointer<Float>
         let scratch: LinearScratch, activations: Q8Activations?
+        /// Outputs per kernel chunk: whole groups of 8 for the repacked kernels.
+        static let chunkOutputs = 128
 
-        func run(part: Int, of parts: Int) {
-            let (inputs, outputs) = (linear.inputs, linear.outputs)
-            // Slices start at multiples of 8 so the integer kernels see whole groups of rows.
+        func gemmSlice(part: Int, of parts: Int) {
+            guard !layout.gemmBlocks.isEmpty else { return }
+            let outputs = linear.outputs
             let groups = WorkerPool.slice((outputs + 7) / 8, part: part, of: parts)
             let slice = min(groups.lowerBound * 8, outputs)..<min(groups.upperBound * 8, outputs)
             guard !slice.isEmpty else { return }
             for block in layout.gemmBlocks {
-                linear.gemm(x + block.lowerBound * inputs, rows: block.count, outputs: slice, y: y + block.lowerBound * outputs,
-                            panel: scratch.panels + part * linear.scratchPerThread)
+                linear.gemm(x + block.lowerBound * linear.inputs, rows: block.count, outputs: slice,
+                            y: y + block.lowerBound * outputs, panel: scratch.panels + part * linear.scratchPerThread)
             }
-            if !layout.kernelRows.isEmpty {
-                linear.kernel(x + layout.kernelRows.lowerBound * inputs, activations, rows: layout.kernelRows.count, outputs: slice,
-                              y: y + layout.kernelRows.lowerBound * outputs)
-            }
+        }
+
+        var kernelChunks: Int { layout.kernelRows.isEmpty ? 0 : (linear.outputs + Self.chunkOutputs - 1) / Self.chunkOutputs }
+
+        func kernelChunk(_ chunk: Int) {
+            let outputs = chunk * Self.chunkOutputs..<min((chunk + 1) * Self.chunkOutputs, linear.outputs)
+            linear.kernel(x + layout.kernelRows.lowerBound * linear.inputs, activations, rows: layout.kernelRows.count,
+                          outputs: outputs, y: y + layout.kernelRows.lowerBound * linear.outputs)
         }
     }
 

@@ -29,6 +29,8 @@ final class WorkerPool: @unchecked Sendable {  // job handoff is ordered by `epo
     let size: Int
     private let epoch = Atomic<Int>(0)
     private let remaining = Atomic<Int>(0)
+    /// Work items handed out by `claim` during the current run.
+    private let claimed = Atomic<Int>(0)
     /// The running job: its type and the address of the caller's copy, while `run` lasts.
     private var jobType: (any PoolJob.Type)?
     private var jobAddress: UnsafeRawPointer?
@@ -54,6 +56,7 @@ final class WorkerPool: @unchecked Sendable {  // job handoff is ordered by `epo
 
     /// Calls `job.run(part:of: size)` for every part in 0..<size concurrently and returns when all are done.
     func run<Job: PoolJob>(_ job: Job) {
+        claimed.store(0, ordering: .relaxed)
         guard size > 1 else { return job.run(part: 0, of: 1) }
         pthread_mutex_lock(callerLock)
         defer { pthread_mutex_unlock(callerLock) }
@@ -71,6 +74,10 @@ final class WorkerPool: @unchecked Sendable {  // job handoff is ordered by `epo
             jobAddress = nil
         }
     }
+
+    /// The next unclaimed work item (0, 1, 2, ...) of the running job: parts
+    /// that take items this way share the work by speed, not in fixed halves.
+    func claim() -> Int { claimed.add(1, ordering: .relaxed).oldValue }
 
     /// The part of `0..<count` that `part` of `parts` handles, in fixed contiguous slices.
     static func slice(_ count: Int, part: Int, of parts: Int) -> Range<Int> {

@@ -56,10 +56,10 @@ final class WorkerPool: @unchecked Sendable {  // job handoff is ordered by `epo
 
     /// Calls `job.run(part:of: size)` for every part in 0..<size concurrently and returns when all are done.
     func run<Job: PoolJob>(_ job: Job) {
-        claimed.store(0, ordering: .relaxed)
-        guard size > 1 else { return job.run(part: 0, of: 1) }
         pthread_mutex_lock(callerLock)
         defer { pthread_mutex_unlock(callerLock) }
+        claimed.store(0, ordering: .relaxed)  // under the lock: another caller's job may be claiming
+        guard size > 1 else { return job.run(part: 0, of: 1) }
         withUnsafePointer(to: job) { address in
             jobType = Job.self
             jobAddress = UnsafeRawPointer(address)

@@ -155,11 +155,11 @@ void wafer_q8_0_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_beg
     }
 }
 
-// --- 4-bit weights (Q4_0, Q4_1, Q4_K), eight rows at a time -------------------
+// --- Quantised weights, eight rows at a time (Runtime/Kernels/Q4x8, Q5x8, Q8x8) ---
 //
 // One output per 32-bit lane: the weights are repacked at load so that each
-// lane holds four 4-bit weights of its row (Runtime/Kernels/Q4x8.swift),
-// and four activation bytes are broadcast against all eight rows. Each
+// lane holds four values of its row, and four activation bytes are broadcast
+// against all eight rows. Each
 // block's integer sum is exact (in any order); per output, the float work is
 // two FMAs per block in block order, the same whether one activation row is
 // computed or many. A tile of `tile` activation rows (a constant where
@@ -171,183 +171,145 @@ static inline __m256i broadcast4(const int8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
-// Packed group block: d[8], m[8] (F16, or F32 when `wide`), then 4 chunks of 32
-// bytes whose lane j holds row j's elements 4u..4u+3 (low nibbles) and
-// 16+4u..16+4u+3 (high).
-static inline __attribute__((always_inline)) void q4x8_tile(const uint8_t *group, int blocks, int wide, const int8_t *q,
-                                                            const float *scale, const float *sum, int r, int tile,
-                                                            float *y, size_t ldy, int o) {
-    const int bytes = wide ? 192 : 160, quants = wide ? 64 : 32;
+// The three eight-row layouts, told apart by a constant so that every
+// (layout, scale format, tile) combination is compiled as its own loop.
+enum { FOUR_BIT = 4, FIVE_BIT = 5, SIGNED_BYTE = 8 };
+
+// Bytes per group of eight rows and block of 32 inputs (see the Swift packers).
+static inline int group_block_bytes(int kind, int wide) {
+    if (kind == FOUR_BIT) return wide ? 192 : 160;
+    if (kind == FIVE_BIT) return wide ? 320 : 288;
+    return wide ? 320 : 272;
+}
+
+// Q4x8 (Q4_0, Q4_1, Q4_K): 4 chunks of 32 bytes whose lane j holds row j's
+// elements 4u..4u+3 (low nibbles) and 16+4u..16+4u+3 (high). Each 16-bit
+// lane adds 8 product pairs of at most 2·15·127: no overflow before widening.
+static inline __attribute__((always_inline)) void four_bit_sums(const uint8_t *quants, const int8_t *const x[4], int tile,
+                                                                __m256i s[4]) {
     const __m256i nibble = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    __m256i h[4];
+    for (int i = 0; i < tile; i++) h[i] = _mm256_setzero_si256();
+    for (int u = 0; u < 4; u++) {
+        const __m256i c = _mm256_loadu_si256((const __m256i *)(quants + 32 * u));
+        const __m256i low = _mm256_and_si256(c, nibble), high = _mm256_and_si256(_mm256_srli_epi16(c, 4), nibble);
+        for (int i = 0; i < tile; i++) {
+            h[i] = _mm256_add_epi16(h[i], _mm256_maddubs_epi16(low, broadcast4(x[i] + 4 * u)));
+            h[i] = _mm256_add_epi16(h[i], _mm256_maddubs_epi16(high, broadcast4(x[i] + 16 + 4 * u)));
+        }
+    }
+    for (int i = 0; i < tile; i++) s[i] = _mm256_madd_epi16(h[i], ones);
+}
+
+// Q5x8 (Q5_1, Q5_K): 8 chunks of 32 bytes whose lane j holds row j's values
+// 4k..4k+3 (0..31). Pairs reach 2·31·127, so four steps add up in 16 bits
+// before widening.
+static inline __attribute__((always_inline)) void five_bit_sums(const uint8_t *quants, const int8_t *const x[4], int tile,
+                                                                __m256i s[4]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int i = 0; i < tile; i++) s[i] = _mm256_setzero_si256();
+    for (int half = 0; half < 2; half++) {
+        __m256i h[4];
+        for (int i = 0; i < tile; i++) h[i] = _mm256_setzero_si256();
+        for (int k = 4 * half; k < 4 * half + 4; k++) {
+            const __m256i w = _mm256_loadu_si256((const __m256i *)(quants + 32 * k));
+            for (int i = 0; i < tile; i++) h[i] = _mm256_add_epi16(h[i], _mm256_maddubs_epi16(w, broadcast4(x[i] + 4 * k)));
+        }
+        for (int i = 0; i < tile; i++) s[i] = _mm256_add_epi32(s[i], _mm256_madd_epi16(h[i], ones));
+    }
+}
+
+// Q8x8 (Q8_0, Q5_0, Q6_K): 8 chunks of 32 signed bytes, lane j holding row j's
+// elements 4k..4k+3, summed per 16 values. Signed × signed goes through
+// vpmaddubsw as |w| × (x with w's sign); pairs reach 2·127·127, so each step
+// is widened at once.
+static inline __attribute__((always_inline)) void signed_byte_sums(const uint8_t *quants, const int8_t *const x[4], int tile,
+                                                                   __m256i s[4][2]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int i = 0; i < tile; i++) s[i][0] = s[i][1] = _mm256_setzero_si256();
+    for (int k = 0; k < 8; k++) {
+        const __m256i w = _mm256_loadu_si256((const __m256i *)(quants + 32 * k));
+        const __m256i magnitude = _mm256_sign_epi8(w, w);
+        for (int i = 0; i < tile; i++) {
+            const __m256i pairs = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(broadcast4(x[i] + 4 * k), w));
+            s[i][k / 4] = _mm256_add_epi32(s[i][k / 4], _mm256_madd_epi16(pairs, ones));
+        }
+    }
+}
+
+// `tile` activation rows from r against the eight outputs from o of one group.
+// Per block the float work is fixed by the layout alone: with a minimum,
+// acc += isum·(d·d_x) + m·(d_x Σq); signed bytes, acc += isum·(d·d_x) once
+// per 32 values (F16 d) or once per 16 (F32 d).
+static inline __attribute__((always_inline)) void eight_row_tile(int kind, int wide, const uint8_t *group, int blocks,
+                                                                 const int8_t *q, const float *scale, const float *sum,
+                                                                 int r, int tile, float *y, size_t ldy, int o) {
+    const int bytes = group_block_bytes(kind, wide);
+    // Scales first: d[8] (and m[8] with a minimum), F16 or F32; d[2][8] F32 for wide signed bytes.
+    const int quants = kind == SIGNED_BYTE ? (wide ? 64 : 16) : (wide ? 64 : 32);
     __m256 acc[4];
     for (int i = 0; i < tile; i++) acc[i] = _mm256_setzero_ps();
     for (int b = 0; b < blocks; b++) {
         const uint8_t *p = group + (size_t)b * bytes;
-        __m256i s[4];
-        for (int i = 0; i < tile; i++) s[i] = _mm256_setzero_si256();
-        for (int u = 0; u < 4; u++) {
-            const __m256i c = _mm256_loadu_si256((const __m256i *)(p + quants + 32 * u));
-            const __m256i low = _mm256_and_si256(c, nibble), high = _mm256_and_si256(_mm256_srli_epi16(c, 4), nibble);
+        const int8_t *x[4];
+        for (int i = 0; i < tile; i++) x[i] = q + ((size_t)(r + i) * blocks + b) * 32;
+        if (kind == SIGNED_BYTE) {
+            __m256i s[4][2];
+            signed_byte_sums(p + quants, x, tile, s);
             for (int i = 0; i < tile; i++) {
-                const int8_t *x = q + ((size_t)(r + i) * blocks + b) * 32;
-                // Each 16-bit lane adds 8 products pairs of at most 2·15·127: no overflow.
-                s[i] = _mm256_add_epi16(s[i], _mm256_maddubs_epi16(low, broadcast4(x + 4 * u)));
-                s[i] = _mm256_add_epi16(s[i], _mm256_maddubs_epi16(high, broadcast4(x + 16 + 4 * u)));
+                const __m256 xs = _mm256_set1_ps(scale[(size_t)(r + i) * blocks + b]);
+                if (wide) {
+                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i][0]), _mm256_mul_ps(_mm256_loadu_ps((const float *)p), xs), acc[i]);
+                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i][1]), _mm256_mul_ps(_mm256_loadu_ps((const float *)(p + 32)), xs), acc[i]);
+                } else {
+                    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s[i][0], s[i][1])), _mm256_mul_ps(d, xs), acc[i]);
+                }
             }
-        }
-        const __m256 d = wide ? _mm256_loadu_ps((const float *)p) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-        const __m256 m = wide ? _mm256_loadu_ps((const float *)(p + 32)) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
-        for (int i = 0; i < tile; i++) {
-            const size_t at = (size_t)(r + i) * blocks + b;
-            const __m256 isum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s[i], ones));
-            acc[i] = _mm256_fmadd_ps(isum, _mm256_mul_ps(d, _mm256_set1_ps(scale[at])), acc[i]);
-            acc[i] = _mm256_fmadd_ps(m, _mm256_set1_ps(sum[at]), acc[i]);
+        } else {
+            __m256i s[4];
+            if (kind == FOUR_BIT) four_bit_sums(p + quants, x, tile, s); else five_bit_sums(p + quants, x, tile, s);
+            const __m256 d = wide ? _mm256_loadu_ps((const float *)p) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+            const __m256 m = wide ? _mm256_loadu_ps((const float *)(p + 32)) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
+            for (int i = 0; i < tile; i++) {
+                const size_t at = (size_t)(r + i) * blocks + b;
+                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i]), _mm256_mul_ps(d, _mm256_set1_ps(scale[at])), acc[i]);
+                acc[i] = _mm256_fmadd_ps(m, _mm256_set1_ps(sum[at]), acc[i]);
+            }
         }
     }
     for (int i = 0; i < tile; i++) _mm256_storeu_ps(y + (size_t)(r + i) * ldy + o, acc[i]);
 }
 
-// `wide` a constant where inlined, so each scale format gets its own loop.
-static inline __attribute__((always_inline)) void q4x8_rows(const uint8_t *packed, int blocks, int wide, int group_begin,
-                                                            int group_end, const int8_t *q, const float *scale,
-                                                            const float *sum, int rows, float *y, size_t ldy) {
+// Groups [group_begin, group_end) for every row: tiles of four, then one by one.
+static inline __attribute__((always_inline)) void eight_row_groups(int kind, int wide, const uint8_t *packed, int blocks,
+                                                                   int group_begin, int group_end, const int8_t *q,
+                                                                   const float *scale, const float *sum, int rows,
+                                                                   float *y, size_t ldy) {
     for (int g = group_begin; g < group_end; g++) {
-        const uint8_t *group = packed + (size_t)g * blocks * (wide ? 192 : 160);
+        const uint8_t *group = packed + (size_t)g * blocks * group_block_bytes(kind, wide);
         int r = 0;
-        for (; r + 4 <= rows; r += 4) q4x8_tile(group, blocks, wide, q, scale, sum, r, 4, y, ldy, 8 * g);
-        for (; r < rows; r++) q4x8_tile(group, blocks, wide, q, scale, sum, r, 1, y, ldy, 8 * g);
+        for (; r + 4 <= rows; r += 4) eight_row_tile(kind, wide, group, blocks, q, scale, sum, r, 4, y, ldy, 8 * g);
+        for (; r < rows; r++) eight_row_tile(kind, wide, group, blocks, q, scale, sum, r, 1, y, ldy, 8 * g);
     }
 }
 
 void wafer_q4x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
-    if (wide_scales) {
-        q4x8_rows(packed, blocks, 1, group_begin, group_end, q, scale, sum, rows, y, ldy);
-    } else {
-        q4x8_rows(packed, blocks, 0, group_begin, group_end, q, scale, sum, rows, y, ldy);
-    }
-}
-
-// --- 5-bit values with a minimum (Q5_1, Q5_K), eight rows at a time ------------
-//
-// Runtime/Kernels/Q5x8.swift: d[8], m[8] (F16, or F32 when `wide`), then 8
-// chunks of 32 bytes whose lane j holds row j's values 4s..4s+3 (0..31).
-// Unsigned × signed pairs reach 2·31·127, so four steps add up in 16 bits
-// before widening. The float work per block is Q4x8's: two FMAs in block order.
-
-static inline __attribute__((always_inline)) void q5x8_tile(const uint8_t *group, int blocks, int wide, const int8_t *q,
-                                                            const float *scale, const float *sum, int r, int tile,
-                                                            float *y, size_t ldy, int o) {
-    const int bytes = wide ? 320 : 288, quants = wide ? 64 : 32;
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[4];
-    for (int i = 0; i < tile; i++) acc[i] = _mm256_setzero_ps();
-    for (int b = 0; b < blocks; b++) {
-        const uint8_t *p = group + (size_t)b * bytes;
-        __m256i s[4];
-        for (int i = 0; i < tile; i++) s[i] = _mm256_setzero_si256();
-        for (int half = 0; half < 2; half++) {
-            __m256i h[4];
-            for (int i = 0; i < tile; i++) h[i] = _mm256_setzero_si256();
-            for (int step = 4 * half; step < 4 * half + 4; step++) {
-                const __m256i w = _mm256_loadu_si256((const __m256i *)(p + quants + 32 * step));
-                for (int i = 0; i < tile; i++) {
-                    const int8_t *x = q + ((size_t)(r + i) * blocks + b) * 32;
-                    h[i] = _mm256_add_epi16(h[i], _mm256_maddubs_epi16(w, broadcast4(x + 4 * step)));
-                }
-            }
-            for (int i = 0; i < tile; i++) s[i] = _mm256_add_epi32(s[i], _mm256_madd_epi16(h[i], ones));
-        }
-        const __m256 d = wide ? _mm256_loadu_ps((const float *)p) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-        const __m256 m = wide ? _mm256_loadu_ps((const float *)(p + 32)) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
-        for (int i = 0; i < tile; i++) {
-            const size_t at = (size_t)(r + i) * blocks + b;
-            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i]), _mm256_mul_ps(d, _mm256_set1_ps(scale[at])), acc[i]);
-            acc[i] = _mm256_fmadd_ps(m, _mm256_set1_ps(sum[at]), acc[i]);
-        }
-    }
-    for (int i = 0; i < tile; i++) _mm256_storeu_ps(y + (size_t)(r + i) * ldy + o, acc[i]);
-}
-
-static inline __attribute__((always_inline)) void q5x8_rows(const uint8_t *packed, int blocks, int wide, int group_begin,
-                                                            int group_end, const int8_t *q, const float *scale,
-                                                            const float *sum, int rows, float *y, size_t ldy) {
-    for (int g = group_begin; g < group_end; g++) {
-        const uint8_t *group = packed + (size_t)g * blocks * (wide ? 320 : 288);
-        int r = 0;
-        for (; r + 4 <= rows; r += 4) q5x8_tile(group, blocks, wide, q, scale, sum, r, 4, y, ldy, 8 * g);
-        for (; r < rows; r++) q5x8_tile(group, blocks, wide, q, scale, sum, r, 1, y, ldy, 8 * g);
-    }
+    if (wide_scales) eight_row_groups(FOUR_BIT, 1, packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy);
+    else eight_row_groups(FOUR_BIT, 0, packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy);
 }
 
 void wafer_q5x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
-    if (wide_scales) {
-        q5x8_rows(packed, blocks, 1, group_begin, group_end, q, scale, sum, rows, y, ldy);
-    } else {
-        q5x8_rows(packed, blocks, 0, group_begin, group_end, q, scale, sum, rows, y, ldy);
-    }
-}
-
-// --- Signed bytes (Q8_0, Q5_0, Q6_K), eight weight rows at a time ----------------
-//
-// Per group of eight rows and block (Runtime/Kernels/Q8x8.swift): d[8] f16
-// per 32 values, or (`wide`) d[2][8] f32 per 16 values; then 8 chunks of 32
-// bytes whose lane j holds row j's elements 4s..4s+3. Signed × signed goes
-// through vpmaddubsw as |w| × (x with w's sign); each step's pairs reach
-// 2·127·127, so they are widened to 32 bits at once.
-
-static inline __attribute__((always_inline)) void q8x8_tile(const uint8_t *group, int blocks, int wide, const int8_t *q,
-                                                            const float *scale, int r, int tile, float *y, size_t ldy, int o) {
-    const int bytes = wide ? 320 : 272, quants = wide ? 64 : 16;
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[4];
-    for (int i = 0; i < tile; i++) acc[i] = _mm256_setzero_ps();
-    for (int b = 0; b < blocks; b++) {
-        const uint8_t *p = group + (size_t)b * bytes;
-        __m256i s[4][2];  // the block's first and second 16 values
-        for (int i = 0; i < tile; i++) s[i][0] = s[i][1] = _mm256_setzero_si256();
-        for (int step = 0; step < 8; step++) {
-            const __m256i w = _mm256_loadu_si256((const __m256i *)(p + quants + 32 * step));
-            const __m256i magnitude = _mm256_sign_epi8(w, w);
-            for (int i = 0; i < tile; i++) {
-                const int8_t *x = q + ((size_t)(r + i) * blocks + b) * 32;
-                const __m256i pairs = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(broadcast4(x + 4 * step), w));
-                s[i][step / 4] = _mm256_add_epi32(s[i][step / 4], _mm256_madd_epi16(pairs, ones));
-            }
-        }
-        for (int i = 0; i < tile; i++) {
-            const __m256 xs = _mm256_set1_ps(scale[(size_t)(r + i) * blocks + b]);
-            if (wide) {
-                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i][0]), _mm256_mul_ps(_mm256_loadu_ps((const float *)p), xs), acc[i]);
-                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i][1]), _mm256_mul_ps(_mm256_loadu_ps((const float *)(p + 32)), xs), acc[i]);
-            } else {
-                const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s[i][0], s[i][1])), _mm256_mul_ps(d, xs), acc[i]);
-            }
-        }
-    }
-    for (int i = 0; i < tile; i++) _mm256_storeu_ps(y + (size_t)(r + i) * ldy + o, acc[i]);
-}
-
-static inline __attribute__((always_inline)) void q8x8_rows(const uint8_t *packed, int blocks, int wide, int group_begin,
-                                                            int group_end, const int8_t *q, const float *scale, int rows,
-                                                            float *y, size_t ldy) {
-    for (int g = group_begin; g < group_end; g++) {
-        const uint8_t *group = packed + (size_t)g * blocks * (wide ? 320 : 272);
-        int r = 0;
-        for (; r + 4 <= rows; r += 4) q8x8_tile(group, blocks, wide, q, scale, r, 4, y, ldy, 8 * g);
-        for (; r < rows; r++) q8x8_tile(group, blocks, wide, q, scale, r, 1, y, ldy, 8 * g);
-    }
+    if (wide_scales) eight_row_groups(FIVE_BIT, 1, packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy);
+    else eight_row_groups(FIVE_BIT, 0, packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy);
 }
 
 void wafer_q8x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
-    if (wide_scales) {
-        q8x8_rows(packed, blocks, 1, group_begin, group_end, q, scale, rows, y, ldy);
-    } else {
-        q8x8_rows(packed, blocks, 0, group_begin, group_end, q, scale, rows, y, ldy);
-    }
+    if (wide_scales) eight_row_groups(SIGNED_BYTE, 1, packed, blocks, group_begin, group_end, q, scale, NULL, rows, y, ldy);
+    else eight_row_groups(SIGNED_BYTE, 0, packed, blocks, group_begin, group_end, q, scale, NULL, rows, y, ldy);
 }
 
 // --- Memory bandwidth probe ----------------------------------------------------

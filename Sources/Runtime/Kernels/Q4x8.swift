@@ -1,4 +1,3 @@
-import Foundation
 import GGUF
 
 /// 4-bit weights (Q4_0, Q4_1, Q4_K) repacked at load, eight rows interleaved,
@@ -53,9 +52,7 @@ enum Q4x8 {
                         }
                     default:  // Q4_K: sub-block b % 8 of super-block b / 8
                         let block = row + (b / 8) * 144, sub = b % 8
-                        let (scale, minimum) = Dequantize.scaleMin(block + 4, sub)
-                        out.storeBytes(of: Dequantize.half(block, 0) * Float(scale), toByteOffset: 4 * j, as: Float.self)
-                        out.storeBytes(of: -(Dequantize.half(block, 2) * Float(minimum)), toByteOffset: 32 + 4 * j, as: Float.self)
+                        MinimumScales.storeK(block, sub: sub, into: out, row: j)
                         let qs = block + 16 + 32 * (sub / 2)
                         for e in 0..<32 {
                             let byte = qs.load(fromByteOffset: e, as: UInt8.self)
@@ -76,16 +73,10 @@ enum Q4x8 {
 
     /// Row `row` as F32, equal bit for bit to dequantising the original blocks.
     static func dequantize(_ type: GGMLType, _ packed: UnsafeRawPointer, blocks: Int, row: Int, into out: UnsafeMutablePointer<Float>) {
-        let g = row / 8, j = row % 8, bytes = groupBlockBytes(type)
-        for b in 0..<blocks {
-            let block = packed + (g * blocks + b) * bytes
-            let (d, m) = wideScales(type) ? (block.load(fromByteOffset: 4 * j, as: Float.self), block.load(fromByteOffset: 32 + 4 * j, as: Float.self))
-                                          : (Dequantize.half(block, 2 * j), Dequantize.half(block, 16 + 2 * j))
-            for e in 0..<16 {
-                let byte = block.load(fromByteOffset: bytes - 128 + 32 * (e / 4) + 4 * j + e % 4, as: UInt8.self)
-                out[b * 32 + e] = Float(byte & 0xF) * d + m
-                out[b * 32 + 16 + e] = Float(byte >> 4) * d + m
-            }
+        let bytes = groupBlockBytes(type)
+        MinimumScales.dequantize(packed, blocks: blocks, groupBlockBytes: bytes, wide: wideScales(type), row: row, into: out) { block, j, e in
+            let byte = block.load(fromByteOffset: bytes - 128 + 32 * (e % 16 / 4) + 4 * j + e % 4, as: UInt8.self)
+            return e < 16 ? byte & 0xF : byte >> 4
         }
     }
 }

@@ -40,9 +40,7 @@ enum Q5x8 {
                     } else {
                         // Q5_K sub-block b % 8: nibbles of qs[32·(sub/2) ..] (low for even sub), fifth bit qh[l] bit sub.
                         let block = row + (b / 8) * 176, sub = b % 8
-                        let (scale, minimum) = Dequantize.scaleMin(block + 4, sub)
-                        out.storeBytes(of: Dequantize.half(block, 0) * Float(scale), toByteOffset: 4 * j, as: Float.self)
-                        out.storeBytes(of: -(Dequantize.half(block, 2) * Float(minimum)), toByteOffset: 32 + 4 * j, as: Float.self)
+                        MinimumScales.storeK(block, sub: sub, into: out, row: j)
                         for l in 0..<32 {
                             let byte = block.load(fromByteOffset: 48 + 32 * (sub / 2) + l, as: UInt8.self)
                             let high = block.load(fromByteOffset: 16 + l, as: UInt8.self) >> UInt8(sub) & 1
@@ -57,15 +55,9 @@ enum Q5x8 {
 
     /// Row `row` as F32, equal bit for bit to dequantising the original blocks.
     static func dequantize(_ type: GGMLType, _ packed: UnsafeRawPointer, blocks: Int, row: Int, into out: UnsafeMutablePointer<Float>) {
-        let g = row / 8, j = row % 8, bytes = groupBlockBytes(type)
-        for b in 0..<blocks {
-            let block = packed + (g * blocks + b) * bytes
-            let (d, m) = wideScales(type) ? (block.load(fromByteOffset: 4 * j, as: Float.self), block.load(fromByteOffset: 32 + 4 * j, as: Float.self))
-                                          : (Dequantize.half(block, 2 * j), Dequantize.half(block, 16 + 2 * j))
-            for e in 0..<32 {
-                let q = block.load(fromByteOffset: bytes - 256 + 32 * (e / 4) + 4 * j + e % 4, as: UInt8.self)
-                out[b * 32 + e] = Float(q) * d + m
-            }
+        let bytes = groupBlockBytes(type)
+        MinimumScales.dequantize(packed, blocks: blocks, groupBlockBytes: bytes, wide: wideScales(type), row: row, into: out) { block, j, e in
+            block.load(fromByteOffset: bytes - 256 + 32 * (e / 4) + 4 * j + e % 4, as: UInt8.self)
         }
     }
 }

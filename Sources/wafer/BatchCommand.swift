@@ -17,15 +17,7 @@ enum BatchCommand {
         let errors = a.string("errors") ?? output + ".errors.jsonl"
         let maxBatch = try a.int("max-batch", default: 32)
         guard maxBatch > 0 else { throw UsageError("--max-batch must be positive") }
-        let prices: PriceSheet
-        do { prices = try a.string("prices").map { try PriceSheet(file: $0) } ?? .standard } catch { throw UsageError("\(error)") }
-        let ledgerPath = a.string("ledger") ?? "data/ledger.db"
-        let ledger: Ledger
-        do {
-            try FileManager.default.createDirectory(at: URL(fileURLWithPath: ledgerPath).deletingLastPathComponent(),
-                                                    withIntermediateDirectories: true)
-            ledger = try Ledger(path: ledgerPath)
-        } catch { throw UsageError("\(error)") }
+        let (prices, ledger) = try openMeter(pricesPath: a.string("prices"), ledgerPath: a.string("ledger") ?? "data/ledger.db")
         defer { ledger.close() }
 
         let api = APIServer(keys: nil, bodyLimit: Int.max, meter: Meter(prices: prices, ledger: ledger))

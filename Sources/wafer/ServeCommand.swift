@@ -34,16 +34,8 @@ enum ServeCommand {
         let keys: APIKeys?
         do { keys = try a.string("api-keys").map { try APIKeys(file: $0) } } catch { throw UsageError("\(error)") }
 
-        let prices: PriceSheet
-        do { prices = try a.string("prices").map { try PriceSheet(file: $0) } ?? .standard } catch { throw UsageError("\(error)") }
         let dataDirectory = a.string("data-dir") ?? "data"
-        let ledgerPath = a.string("ledger") ?? dataDirectory + "/ledger.db"
-        let ledger: Ledger
-        do {
-            try FileManager.default.createDirectory(at: URL(fileURLWithPath: ledgerPath).deletingLastPathComponent(),
-                                                    withIntermediateDirectories: true)
-            ledger = try Ledger(path: ledgerPath)
-        } catch { throw UsageError("\(error)") }
+        let (prices, ledger) = try openMeter(pricesPath: a.string("prices"), ledgerPath: a.string("ledger") ?? dataDirectory + "/ledger.db")
         let api = APIServer(keys: keys, bodyLimit: limits.maxBodyBytes, meter: Meter(prices: prices, ledger: ledger))
         // Batches take half the batch slots at most, so interactive requests always find room.
         let batches: BatchAPI

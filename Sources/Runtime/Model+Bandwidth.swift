@@ -6,17 +6,12 @@ import CKernels
 /// bandwidth, with no extra buffer to swell the process's peak memory.
 /// Single-stream decode cannot beat this ÷ `Model.weightBytesPerToken`.
 extension Model {
-    /// Bytes per second: the median of `rounds` reads of every weight matrix.
-    public func measureWeightBandwidth(rounds: Int = 5) -> Double {
+    /// Bytes per second of one read of every weight matrix by both pool threads.
+    public func measureWeightBandwidth() -> Double {
         let regions = weights.linears.map(\.weightRegion)
-        let bytes = regions.map(\.count).reduce(0, +)
-        var rates: [Double] = []
-        for _ in 0..<rounds {
-            let start = ContinuousClock.now
-            WorkerPool.shared.run(ReadRegions(regions: regions))
-            rates.append(Double(bytes) / ((ContinuousClock.now - start) / .seconds(1)))
-        }
-        return rates.sorted()[rounds / 2]
+        let start = ContinuousClock.now
+        WorkerPool.shared.run(ReadRegions(regions: regions))
+        return Double(regions.map(\.count).reduce(0, +)) / ((ContinuousClock.now - start) / .seconds(1))
     }
 
     private struct ReadRegions: PoolJob {

@@ -57,13 +57,14 @@ enum BenchCommand {
             }
             decodeRates.append(Double(decodeLength) / Date().timeIntervalSince(start))
         }
-        let bandwidth = model.measureWeightBandwidth()
+        let (bandwidth, decodeShare) = try decodeAgainstBandwidth(model, firstToken: prompt[0], steps: decodeLength)
         let decodeLimit = bandwidth / Double(model.weightBytesPerToken)
         let result = BenchResult(model: path, precision: precision.rawValue, threads: ProcessInfo.processInfo.activeProcessorCount,
                                  loadSeconds: loadSeconds, promptTokens: promptLength, promptTokensPerSecond: median(promptRates),
                                  decodeTokens: decodeLength, decodeTokensPerSecond: median(decodeRates),
                                  peakResidentBytes: peakResidentBytes(), memoryBandwidthBytesPerSecond: bandwidth,
                                  weightBytesPerToken: model.weightBytesPerToken, decodeBandwidthLimitTokensPerSecond: decodeLimit,
+                                 decodeShareOfBandwidthLimit: decodeShare,
                                  decodeAllocationsPerToken: AllocationCount.now.map { _ in
                                      Double(decodeAllocations) / Double(max(repeats - 1, 1) * decodeLength) })
         if a.has("json") {
@@ -74,9 +75,10 @@ enum BenchCommand {
             print("model           \(path) (\(precision.rawValue) precision, \(result.threads) threads, loaded in \(String(format: "%.2f", loadSeconds)) s)")
             print("prompt          \(promptLength) tokens: \(String(format: "%.1f", result.promptTokensPerSecond)) tok/s (median of \(repeats))")
             print("decode          \(decodeLength) tokens: \(String(format: "%.1f", result.decodeTokensPerSecond)) tok/s (median of \(repeats))")
-            print("bandwidth       \(String(format: "%.1f", bandwidth / 1e9)) GB/s reading the weights with \(result.threads) threads (after decode); "
+            print("bandwidth       \(String(format: "%.1f", bandwidth / 1e9)) GB/s reading the weights with \(result.threads) threads; "
                   + "\(String(format: "%.1f", Double(model.weightBytesPerToken) / 1e6)) MB of weights per token: decode limit "
-                  + "\(String(format: "%.0f", decodeLimit)) tok/s, decode at \(String(format: "%.0f", 100 * result.decodeTokensPerSecond / decodeLimit))% of it")
+                  + "\(String(format: "%.0f", decodeLimit)) tok/s; each decode step ran at \(String(format: "%.0f", 100 * decodeShare))% "
+                  + "of the limit measured right after it (median of \(decodeLength) pairs)")
             print("peak RSS        \(String(format: "%.1f", Double(result.peakResidentBytes) / 1_048_576)) MiB")
             print("allocations     " + (result.decodeAllocationsPerToken.map { "\($0) per decode step in the model's forward pass (after the first round)" }
                                          ?? "not counted (run with LD_PRELOAD=.build/release/libWaferAllocationCounter.so)"))
@@ -89,13 +91,35 @@ enum BenchCommand {
         let promptTokens: Int, promptTokensPerSecond: Double
         let decodeTokens: Int, decodeTokensPerSecond: Double
         let peakResidentBytes: Int
-        /// Both threads streaming every weight matrix once, and the decode speed that bandwidth allows.
+        /// Both threads streaming every weight matrix once, and the decode speed that bandwidth allows (medians).
         let memoryBandwidthBytesPerSecond: Double, weightBytesPerToken: Int, decodeBandwidthLimitTokensPerSecond: Double
+        /// Median over decode steps of (step speed ÷ the limit measured right after that step).
+        let decodeShareOfBandwidthLimit: Double
         /// Heap allocations inside `Model.forward` per decode step after the first round; nil unless the counter is preloaded.
         let decodeAllocationsPerToken: Double?
     }
 
     static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+    /// Memory bandwidth, and decode speed as a share of the limit it sets.
+    /// A shared machine's bandwidth swings from second to second, so each
+    /// decode step is paired with one read of every weight right after it,
+    /// and the share is the median of the pairs' ratios.
+    static func decodeAgainstBandwidth(_ model: Model, firstToken: Int32, steps: Int) throws -> (bandwidth: Double, share: Double) {
+        let cache = model.makeCache(capacity: steps + 1)
+        var logits = try model.forward([SequenceInput(cache: cache, tokens: [firstToken], kind: .prompt)])
+        var bandwidths: [Double] = [], shares: [Double] = []
+        for _ in 0..<steps {
+            let step = [SequenceInput(cache: cache, tokens: [Greedy.argmax(logits)], kind: .generated)]
+            let start = ContinuousClock.now
+            try model.forward(step, logits: &logits)
+            let stepsPerSecond = 1 / ((ContinuousClock.now - start) / .seconds(1))
+            let bandwidth = model.measureWeightBandwidth()
+            bandwidths.append(bandwidth)
+            shares.append(stepsPerSecond / (bandwidth / Double(model.weightBytesPerToken)))
+        }
+        return (median(bandwidths), median(shares))
+    }
 
     /// VmHWM from /proc/self/status: the peak resident set of this process.
     static func peakResidentBytes() -> Int {

@@ -43,6 +43,9 @@ struct CLIGenerateTests {
         }
         let plain = try CLIErrorTests.run(["bench", "--prompt-tokens", "8", "--decode-tokens", "4", "--repeat", "1", "--json"])
         #expect(plain.stdout.contains("decodeAllocationsPerToken") == false, "counted without the counter preloaded")
+        // Each decode step is paired with a weight read; the share is a ratio of two positive rates.
+        let figures = try JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as? [String: Any]
+        #expect((figures?["decodeShareOfBandwidthLimit"] as? Double ?? 0) > 0, "\(plain.stdout)")
     }
 
     @Test func infoDescribesTheModel() throws {

@@ -25,14 +25,17 @@ extension Model {
                 let rotations = UnsafePointer(s.rotations + row * c.ropeDimension)
                 Ops.rope(q, heads: c.headCount, headDimension: hd, rotations: rotations, table: model.rope)
                 Ops.rope(k, heads: c.kvHeadCount, headDimension: hd, rotations: rotations, table: model.rope)
-                let at = layer * cache.layerStride + position * kvDim
-                switch cache.precision {
-                case .f32:
-                    (cache.keys.assumingMemoryBound(to: Float.self) + at).update(from: k, count: kvDim)
-                    (cache.values.assumingMemoryBound(to: Float.self) + at).update(from: s.v + row * kvDim, count: kvDim)
-                case .f16:
-                    wafer_to_f16(k, cache.keys.assumingMemoryBound(to: UInt16.self) + at, Int32(kvDim))
-                    wafer_to_f16(s.v + row * kvDim, cache.values.assumingMemoryBound(to: UInt16.self) + at, Int32(kvDim))
+                for head in 0..<c.kvHeadCount {
+                    let at = cache.offset(layer: layer, head: head, position: position)
+                    let key = k + head * hd, value = s.v + row * kvDim + head * hd
+                    switch cache.precision {
+                    case .f32:
+                        (cache.keys.assumingMemoryBound(to: Float.self) + at).update(from: key, count: hd)
+                        (cache.values.assumingMemoryBound(to: Float.self) + at).update(from: value, count: hd)
+                    case .f16:
+                        wafer_to_f16(key, cache.keys.assumingMemoryBound(to: UInt16.self) + at, Int32(hd))
+                        wafer_to_f16(value, cache.values.assumingMemoryBound(to: UInt16.self) + at, Int32(hd))
+                    }
                 }
             }
         }
@@ -44,7 +47,7 @@ extension Model {
 
         func run(part: Int, of parts: Int) {
             let c = model.config, s = scratch
-            let qDim = c.queryDimension, kvDim = c.kvDimension, hd = c.headDimension
+            let qDim = c.queryDimension, hd = c.headDimension
             let group = c.headCount / c.kvHeadCount
             let scale = 1 / Float(hd).squareRoot()
             let scores = s.scores + part * s.scoresPerThread
@@ -56,16 +59,16 @@ extension Model {
                     for head in kvHead * group..<(kvHead + 1) * group {
                         defer { index += 1 }
                         guard index % parts == part else { continue }
-                        let kvOffset = layer * cache.layerStride + kvHead * hd
+                        let kvOffset = cache.offset(layer: layer, head: kvHead, position: 0)
                         let query = s.q + row * qDim + head * hd, out = s.attention + row * qDim + head * hd
                         switch cache.precision {
                         case .f32:
                             wafer_attend_f32(query, cache.keys.assumingMemoryBound(to: Float.self) + kvOffset,
-                                             cache.values.assumingMemoryBound(to: Float.self) + kvOffset, kvDim,
+                                             cache.values.assumingMemoryBound(to: Float.self) + kvOffset, hd,
                                              Int32(position + 1), Int32(hd), scale, scores, out)
                         case .f16:
                             wafer_attend_f16(query, cache.keys.assumingMemoryBound(to: UInt16.self) + kvOffset,
-                                             cache.values.assumingMemoryBound(to: UInt16.self) + kvOffset, kvDim,
+                                             cache.values.assumingMemoryBound(to: UInt16.self) + kvOffset, hd,
                                              Int32(position + 1), Int32(hd), scale, scores, out)
                         }
                     }

@@ -157,16 +157,18 @@ final class Linear: @unchecked Sendable {  // immutable after load
             second?.gemmSlice(part: part, of: parts)
             third?.gemmSlice(part: part, of: parts)
             let counts = (first.kernelChunks, second?.kernelChunks ?? 0, third?.kernelChunks ?? 0)
+            let total = counts.0 + counts.1 + counts.2
             while true {
-                let chunk = WorkerPool.shared.claim()
-                if chunk < counts.0 {
-                    first.kernelChunk(chunk)
-                } else if chunk < counts.0 + counts.1 {
-                    second!.kernelChunk(chunk - counts.0)
-                } else if chunk < counts.0 + counts.1 + counts.2 {
-                    third!.kernelChunk(chunk - counts.0 - counts.1)
-                } else {
-                    return
+                let claimed = WorkerPool.shared.claim(of: total)
+                if claimed.isEmpty { return }
+                for chunk in claimed {
+                    if chunk < counts.0 {
+                        first.kernelChunk(chunk)
+                    } else if chunk < counts.0 + counts.1 {
+                        second!.kernelChunk(chunk - counts.0)
+                    } else {
+                        third!.kernelChunk(chunk - counts.0 - counts.1)
+                    }
                 }
             }
         }

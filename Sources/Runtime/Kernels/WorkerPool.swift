@@ -75,9 +75,21 @@ final class WorkerPool: @unchecked Sendable {  // job handoff is ordered by `epo
         }
     }
 
-    /// The next unclaimed work item (0, 1, 2, ...) of the running job: parts
+    /// The next unclaimed run of the running job's `total` work items: parts
     /// that take items this way share the work by speed, not in fixed halves.
-    func claim() -> Int { claimed.add(1, ordering: .relaxed).oldValue }
+    /// Runs are long while much is left and single items at the end (guided
+    /// scheduling): each claim moves a cache line between cores, and claiming
+    /// 64-output chunks one at a time made decode a tenth slower than 128.
+    func claim(of total: Int) -> Range<Int> {
+        var start = claimed.load(ordering: .relaxed)
+        while start < total {
+            let end = start + max(1, (total - start) / (2 * size))
+            let (exchanged, found) = claimed.compareExchange(expected: start, desired: end, ordering: .relaxed)
+            if exchanged { return start..<end }
+            start = found
+        }
+        return total..<total
+    }
 
     /// The part of `0..<count` that `part` of `parts` handles, in fixed contiguous slices.
     static func slice(_ count: Int, part: Int, of parts: Int) -> Range<Int> {

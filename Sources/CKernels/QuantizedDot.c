@@ -14,26 +14,38 @@
 
 #include "CKernels.h"
 #include <immintrin.h>
-#include <math.h>
 
+// Per block of 32: d = amax/127 and q = round-half-even(x·127/amax), as
+// nearbyintf does in the default rounding mode and as ggml's AVX2 path does.
 void wafer_quantize_rows_q8(const float *x, int rows, int blocks, int8_t *q, float *scale, float *sum) {
-    for (int r = 0; r < rows; r++) {
-        for (int b = 0; b < blocks; b++) {
-            const float *v = x + ((size_t)r * blocks + b) * 32;
-            int8_t *out = q + ((size_t)r * blocks + b) * 32;
-            float amax = 0.0f;
-            for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(v[j]));
-            const float d = amax / 127.0f;
-            const float inverse = amax > 0.0f ? 127.0f / amax : 0.0f;
-            int total = 0;
-            for (int j = 0; j < 32; j++) {
-                const int value = (int)nearbyintf(v[j] * inverse);
-                out[j] = (int8_t)value;
-                total += value;
-            }
-            scale[(size_t)r * blocks + b] = d;
-            sum[(size_t)r * blocks + b] = d * (float)total;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (size_t b = 0; b < (size_t)rows * blocks; b++) {
+        const float *v = x + b * 32;
+        __m256 part[4], top = _mm256_setzero_ps();
+        for (int i = 0; i < 4; i++) {
+            part[i] = _mm256_loadu_ps(v + 8 * i);
+            top = _mm256_max_ps(top, _mm256_andnot_ps(sign, part[i]));
         }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(top), _mm256_extractf128_ps(top, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        const float amax = _mm_cvtss_f32(m);
+        const float d = amax / 127.0f;
+        const __m256 inverse = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+        __m256i n[4];
+        for (int i = 0; i < 4; i++) {
+            n[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(part[i], inverse), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        }
+        const __m256i total = _mm256_add_epi32(_mm256_add_epi32(n[0], n[1]), _mm256_add_epi32(n[2], n[3]));
+        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+        // packs work within 128-bit halves; the permutation restores element order.
+        const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(n[0], n[1]), _mm256_packs_epi32(n[2], n[3]));
+        _mm256_storeu_si256((__m256i *)(q + b * 32), _mm256_permutevar8x32_epi32(bytes, order));
+        scale[b] = d;
+        sum[b] = d * (float)_mm_cvtsi128_si32(t);
     }
 }
 

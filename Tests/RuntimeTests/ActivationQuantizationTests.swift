@@ -1,0 +1,38 @@
+import Foundation
+import Testing
+@testable import Runtime
+
+/// The vectorised 8-bit activation quantiser against the rule written out
+/// in scalar Swift: per block of 32, d = amax/127, q = x·(127/amax) rounded
+/// half to even, sum = d·Σq.
+@Suite struct ActivationQuantizationTests {
+    static func reference(_ block: ArraySlice<Float>) -> (q: [Int8], d: Float, sum: Float) {
+        let amax = block.reduce(Float(0)) { max($0, abs($1)) }
+        let d = amax / 127, inverse: Float = amax > 0 ? 127 / amax : 0
+        let q = block.map { Int8(($0 * inverse).rounded(.toNearestOrEven)) }
+        return (q, d, d * Float(q.reduce(0) { $0 + Int($1) }))
+    }
+
+    @Test func matchesTheScalarRuleBitForBit() {
+        let rows = 3, inputs = 128, blocks = inputs / 32
+        var state: UInt64 = 99
+        var x = (0..<rows * inputs).map { i -> Float in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return (Float(state >> 40) / Float(1 << 24) - 0.5) * Float(1 + i % 5)
+        }
+        // A block with exact halves after scaling (amax 127: q = x), one all zero, one negative-only.
+        for j in 0..<32 { x[32 + j] = j == 0 ? 127 : Float(j) - 15.5 }
+        for j in 0..<32 { x[64 + j] = 0 }
+        for j in 0..<32 { x[inputs + j] = -Float(j + 1) / 3 }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs), alignment: 64)
+        defer { buffer.deallocate() }
+        let a = x.withUnsafeBufferPointer { Q8Activations($0.baseAddress!, rows: rows, inputs: inputs, buffer: buffer) }
+        for b in 0..<rows * blocks {
+            let expected = Self.reference(x[b * 32..<(b + 1) * 32])
+            #expect((0..<32).map { a.q[b * 32 + $0] } == expected.q, "block \(b)")
+            #expect(a.scale[b].bitPattern == expected.d.bitPattern && a.sum[b].bitPattern == expected.sum.bitPattern, "block \(b)")
+        }
+        // The halves block rounded to even: -14.5 → -14, -13.5 → -14, 0.5 → 0, 1.5 → 2.
+        #expect(a.q[32 + 1] == -14 && a.q[32 + 2] == -14 && a.q[32 + 16] == 0 && a.q[32 + 17] == 2)
+    }
+}

@@ -51,14 +51,20 @@ extension Model {
             let group = c.headCount / c.kvHeadCount
             let scale = 1 / Float(hd).squareRoot()
             let scores = s.scores + part * s.scoresPerThread
-            // (row, head) pairs dealt round-robin, as a prompt's later rows cost more.
-            // One KV head at a time, so its keys and values stay in cache for all its rows.
+            // Work dealt round-robin, as a prompt's later rows cost more: a row's
+            // whole query-head group per unit, so one thread reads those keys
+            // and values, when there are units enough to share out evenly;
+            // else single (row, head) pairs. Which thread computes a head does
+            // not change its arithmetic. One KV head at a time, so its keys
+            // and values stay in cache for all its rows.
+            let perHead = layout.rowCount * c.kvHeadCount < 4 * parts
             var index = 0
             for kvHead in 0..<c.kvHeadCount {
                 forEachRow(batch, layout: layout, part: 0, of: 1) { row, position, cache in
+                    defer { index += perHead ? group : 1 }
                     for head in kvHead * group..<(kvHead + 1) * group {
-                        defer { index += 1 }
-                        guard index % parts == part else { continue }
+                        let unit = perHead ? index + head - kvHead * group : index
+                        guard unit % parts == part else { continue }
                         let kvOffset = cache.offset(layer: layer, head: kvHead, position: 0)
                         let query = s.q + row * qDim + head * hd, out = s.attention + row * qDim + head * hd
                         switch cache.precision {

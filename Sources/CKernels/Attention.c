@@ -1,9 +1,12 @@
-// Attention for one query head over a sequence's cached keys and values, F32
-// or F16. A (row, head) is always computed alone, in an order of operations
-// fixed by its own length, so its result does not depend on the other rows
-// of the step (batch invariance). Keys go eight at a time: eight independent
-// FMA chains (one per key) keep both FMA pipes busy, then one transpose-add
-// gives the eight dot products with the same summation tree for every key.
+// Attention for the query heads that share one KV head (grouped-query
+// attention) over a sequence's cached keys and values, F32 or F16, each KV
+// head's positions contiguous. Keys and values are read from memory once for
+// all the heads of the group, block by block; each head's arithmetic is the
+// same as if it were computed alone, in an order fixed by its own length, so
+// its result does not depend on the other rows of the step (batch
+// invariance). Keys go eight at a time: eight independent FMA chains (one per
+// key) keep both FMA pipes busy, then one transpose-add gives the eight dot
+// products with the same summation tree for every key.
 
 #include "CKernels.h"
 #include "VectorMath.h"
@@ -47,30 +50,26 @@ static inline __attribute__((always_inline)) __m256 dots8(const float *query, co
     return transpose_sum8(acc);
 }
 
-// scores[j] = (q · k_j) · scale for j < visible; hd's multiple-of-8 part in
-// vectors, the rest added after in element order.
-static inline __attribute__((always_inline)) void scores_of(const float *query, const void *keys, size_t stride, int visible,
-                                                            int hd, float scale, float *scores, int half) {
-    const int vector_dims = hd & ~7, bytes = half ? 2 : 4;
-    for (int j0 = 0; j0 < visible; j0 += 8) {
-        const int count = visible - j0 < 8 ? visible - j0 : 8;
-        const void *first = (const char *)keys + (size_t)j0 * stride * bytes;
-        float dots[8];
-        switch (count) {
-        case 8: _mm256_storeu_ps(dots, dots8(query, first, stride, vector_dims, 8, half)); break;
-        case 7: _mm256_storeu_ps(dots, dots8(query, first, stride, vector_dims, 7, half)); break;
-        case 6: _mm256_storeu_ps(dots, dots8(query, first, stride, vector_dims, 6, half)); break;
-        case 5: _mm256_storeu_ps(dots, dots8(query, first, stride, vector_dims, 5, half)); break;
-        case 4: _mm256_storeu_ps(dots, dots8(query, first, stride, vector_dims, 4, half)); break;
-        case 3: _mm256_storeu_ps(dots, dots8(query, first, stride, vector_dims, 3, half)); break;
-        case 2: _mm256_storeu_ps(dots, dots8(query, first, stride, vector_dims, 2, half)); break;
-        default: _mm256_storeu_ps(dots, dots8(query, first, stride, vector_dims, 1, half)); break;
-        }
-        for (int k = 0; k < count; k++) {
-            float dot = dots[k];
-            for (int d = vector_dims; d < hd; d++) dot += load1(keys, (size_t)(j0 + k) * stride + d, half) * query[d];
-            scores[j0 + k] = dot * scale;
-        }
+// scores[k] = (q · key_k) · scale for the `count` (≤ 8) keys from `first`:
+// hd's multiple-of-8 part in vectors, the rest added after in element order.
+static inline __attribute__((always_inline)) void score_block(const float *query, const void *first, int count, int hd,
+                                                              float scale, float *scores, int half) {
+    const int vector_dims = hd & ~7;
+    float dots[8];
+    switch (count) {
+    case 8: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 8, half)); break;
+    case 7: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 7, half)); break;
+    case 6: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 6, half)); break;
+    case 5: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 5, half)); break;
+    case 4: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 4, half)); break;
+    case 3: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 3, half)); break;
+    case 2: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 2, half)); break;
+    default: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 1, half)); break;
+    }
+    for (int k = 0; k < count; k++) {
+        float dot = dots[k];
+        for (int d = vector_dims; d < hd; d++) dot += load1(first, (size_t)k * hd + d, half) * query[d];
+        scores[k] = dot * scale;
     }
 }
 
@@ -105,58 +104,83 @@ static float exponentiate(float *scores, int visible) {
     return 1.0f / sum;
 }
 
-// out[0 ..< 8·chunks] = inverse · Σ weights[j] · v_j[0 ..< 8·chunks]: one
-// FMA chain per 8 dimensions; `chunks` is a constant where it is inlined.
-static inline __attribute__((always_inline)) void weighted_chunks(const float *weights, float inverse, const void *values,
-                                                                  size_t stride, int visible, int chunks, float *out, int half) {
+// sums[0 ..< 8·chunks] += Σ weights[j] · v_j[0 ..< 8·chunks] over `count`
+// keys: one FMA chain per 8 dimensions, continued from the stored sums (a
+// float store and load change nothing); `chunks` is a constant where inlined.
+static inline __attribute__((always_inline)) void weighted_chunks(const float *weights, const void *values, int hd, int count,
+                                                                  int chunks, float *sums, int half) {
     __m256 acc[8];
-    for (int c = 0; c < 8; c++) acc[c] = _mm256_setzero_ps();
-    for (int j = 0; j < visible; j++) {
+    for (int c = 0; c < chunks; c++) acc[c] = _mm256_loadu_ps(sums + 8 * c);
+    for (int j = 0; j < count; j++) {
         const __m256 p = _mm256_set1_ps(weights[j]);
-        for (int c = 0; c < chunks; c++) acc[c] = _mm256_fmadd_ps(p, load8(values, (size_t)j * stride + 8 * c, half), acc[c]);
+        for (int c = 0; c < chunks; c++) acc[c] = _mm256_fmadd_ps(p, load8(values, (size_t)j * hd + 8 * c, half), acc[c]);
     }
-    for (int c = 0; c < chunks; c++) _mm256_storeu_ps(out + 8 * c, _mm256_mul_ps(acc[c], _mm256_set1_ps(inverse)));
+    for (int c = 0; c < chunks; c++) _mm256_storeu_ps(sums + 8 * c, acc[c]);
 }
 
-// out = inverse · Σ weights[j] · v_j, 64 dimensions at a time.
-static inline __attribute__((always_inline)) void weighted_sum(const float *weights, float inverse, const void *values,
-                                                               size_t stride, int visible, int hd, float *out, int half) {
+// sums[0 ..< hd & ~7] += Σ weights[j] · v_j over `count` keys, 64 dimensions at a time.
+static inline __attribute__((always_inline)) void weighted_block(const float *weights, const void *values, int hd, int count,
+                                                                 float *sums, int half) {
     const int vector_dims = hd & ~7, bytes = half ? 2 : 4;
     for (int d0 = 0; d0 < vector_dims; d0 += 64) {
         const void *first = (const char *)values + (size_t)d0 * bytes;
         switch ((vector_dims - d0 < 64 ? vector_dims - d0 : 64) / 8) {
-        case 8: weighted_chunks(weights, inverse, first, stride, visible, 8, out + d0, half); break;
-        case 7: weighted_chunks(weights, inverse, first, stride, visible, 7, out + d0, half); break;
-        case 6: weighted_chunks(weights, inverse, first, stride, visible, 6, out + d0, half); break;
-        case 5: weighted_chunks(weights, inverse, first, stride, visible, 5, out + d0, half); break;
-        case 4: weighted_chunks(weights, inverse, first, stride, visible, 4, out + d0, half); break;
-        case 3: weighted_chunks(weights, inverse, first, stride, visible, 3, out + d0, half); break;
-        case 2: weighted_chunks(weights, inverse, first, stride, visible, 2, out + d0, half); break;
-        default: weighted_chunks(weights, inverse, first, stride, visible, 1, out + d0, half); break;
+        case 8: weighted_chunks(weights, first, hd, count, 8, sums + d0, half); break;
+        case 7: weighted_chunks(weights, first, hd, count, 7, sums + d0, half); break;
+        case 6: weighted_chunks(weights, first, hd, count, 6, sums + d0, half); break;
+        case 5: weighted_chunks(weights, first, hd, count, 5, sums + d0, half); break;
+        case 4: weighted_chunks(weights, first, hd, count, 4, sums + d0, half); break;
+        case 3: weighted_chunks(weights, first, hd, count, 3, sums + d0, half); break;
+        case 2: weighted_chunks(weights, first, hd, count, 2, sums + d0, half); break;
+        default: weighted_chunks(weights, first, hd, count, 1, sums + d0, half); break;
         }
     }
-    for (int d = vector_dims; d < hd; d++) {
-        float acc = 0.0f;
-        for (int j = 0; j < visible; j++) acc += weights[j] * load1(values, (size_t)j * stride + d, half);
-        out[d] = acc * inverse;
+}
+
+// Keys per block of the weighted sum: their values (8 KB in F16 at hd 64)
+// stay in L1 while every head of the group uses them.
+enum { VALUE_BLOCK = 64 };
+
+static inline __attribute__((always_inline)) void attend_group(const float *queries, const void *keys, const void *values,
+                                                               int visible, int hd, int heads, float scale, float *scratch,
+                                                               float *out, int half) {
+    const int bytes = half ? 2 : 4, vector_dims = hd & ~7;
+    float *inverses = scratch, *sums = scratch + heads;
+    float *scores = sums + (size_t)heads * hd;
+    for (int j0 = 0; j0 < visible; j0 += 8) {
+        const void *first = (const char *)keys + (size_t)j0 * hd * bytes;
+        const int count = visible - j0 < 8 ? visible - j0 : 8;
+        for (int h = 0; h < heads; h++) score_block(queries + (size_t)h * hd, first, count, hd, scale, scores + (size_t)h * visible + j0, half);
+    }
+    for (int h = 0; h < heads; h++) {
+        inverses[h] = exponentiate(scores + (size_t)h * visible, visible);
+        for (int d = 0; d < vector_dims; d++) sums[(size_t)h * hd + d] = 0.0f;
+    }
+    for (int j0 = 0; j0 < visible; j0 += VALUE_BLOCK) {
+        const void *first = (const char *)values + (size_t)j0 * hd * bytes;
+        const int count = visible - j0 < VALUE_BLOCK ? visible - j0 : VALUE_BLOCK;
+        for (int h = 0; h < heads; h++) weighted_block(scores + (size_t)h * visible + j0, first, hd, count, sums + (size_t)h * hd, half);
+    }
+    for (int h = 0; h < heads; h++) {
+        const float *weights = scores + (size_t)h * visible, inverse = inverses[h];
+        float *o = out + (size_t)h * hd;
+        for (int d = 0; d < vector_dims; d += 8) _mm256_storeu_ps(o + d, _mm256_mul_ps(_mm256_loadu_ps(sums + (size_t)h * hd + d), _mm256_set1_ps(inverse)));
+        for (int d = vector_dims; d < hd; d++) {
+            float acc = 0.0f;
+            for (int j = 0; j < visible; j++) acc += weights[j] * load1(values, (size_t)j * hd + d, half);
+            o[d] = acc * inverse;
+        }
     }
 }
 
-static inline __attribute__((always_inline)) void attend(const float *query, const void *keys, const void *values, size_t stride,
-                                                         int visible, int hd, float scale, float *scores, float *out, int half) {
-    scores_of(query, keys, stride, visible, hd, scale, scores, half);
-    const float inverse = exponentiate(scores, visible);
-    weighted_sum(scores, inverse, values, stride, visible, hd, out, half);
+void wafer_attend_group_f32(const float *queries, const float *keys, const float *values, int visible, int hd, int heads,
+                            float scale, float *scratch, float *out) {
+    attend_group(queries, keys, values, visible, hd, heads, scale, scratch, out, 0);
 }
 
-void wafer_attend_f32(const float *query, const float *keys, const float *values, size_t stride, int visible, int hd,
-                      float scale, float *scores, float *out) {
-    attend(query, keys, values, stride, visible, hd, scale, scores, out, 0);
-}
-
-void wafer_attend_f16(const float *query, const uint16_t *keys, const uint16_t *values, size_t stride, int visible, int hd,
-                      float scale, float *scores, float *out) {
-    attend(query, keys, values, stride, visible, hd, scale, scores, out, 1);
+void wafer_attend_group_f16(const float *queries, const uint16_t *keys, const uint16_t *values, int visible, int hd, int heads,
+                            float scale, float *scratch, float *out) {
+    attend_group(queries, keys, values, visible, hd, heads, scale, scratch, out, 1);
 }
 
 void wafer_to_f16(const float *x, uint16_t *out, int n) {

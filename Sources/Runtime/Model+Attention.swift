@@ -50,33 +50,30 @@ extension Model {
             let qDim = c.queryDimension, hd = c.headDimension
             let group = c.headCount / c.kvHeadCount
             let scale = 1 / Float(hd).squareRoot()
-            let scores = s.scores + part * s.scoresPerThread
-            // Work dealt round-robin, as a prompt's later rows cost more: a row's
-            // whole query-head group per unit, so one thread reads those keys
-            // and values, when there are units enough to share out evenly;
-            // else single (row, head) pairs. Which thread computes a head does
-            // not change its arithmetic. One KV head at a time, so its keys
-            // and values stay in cache for all its rows.
-            let perHead = layout.rowCount * c.kvHeadCount < 4 * parts
+            let room = s.scores + part * s.scoresPerThread
+            // A unit is one row's query-head group: one thread reads those keys
+            // and values once for all the group's heads. Units are dealt
+            // round-robin (a prompt's later rows cost more), KV head by KV head
+            // so that its keys and values stay in cache for all its rows. With
+            // one row, three units over two threads beat nine single heads
+            // round-robin at every depth, as each head's keys were read twice.
             var index = 0
             for kvHead in 0..<c.kvHeadCount {
                 forEachRow(batch, layout: layout, part: 0, of: 1) { row, position, cache in
-                    defer { index += perHead ? group : 1 }
-                    for head in kvHead * group..<(kvHead + 1) * group {
-                        let unit = perHead ? index + head - kvHead * group : index
-                        guard unit % parts == part else { continue }
-                        let kvOffset = cache.offset(layer: layer, head: kvHead, position: 0)
-                        let query = s.q + row * qDim + head * hd, out = s.attention + row * qDim + head * hd
-                        switch cache.precision {
-                        case .f32:
-                            wafer_attend_f32(query, cache.keys.assumingMemoryBound(to: Float.self) + kvOffset,
-                                             cache.values.assumingMemoryBound(to: Float.self) + kvOffset, hd,
-                                             Int32(position + 1), Int32(hd), scale, scores, out)
-                        case .f16:
-                            wafer_attend_f16(query, cache.keys.assumingMemoryBound(to: UInt16.self) + kvOffset,
-                                             cache.values.assumingMemoryBound(to: UInt16.self) + kvOffset, hd,
-                                             Int32(position + 1), Int32(hd), scale, scores, out)
-                        }
+                    defer { index += 1 }
+                    guard index % parts == part else { return }
+                    let head = kvHead * group, count = Int32(group)
+                    let queries = s.q + row * qDim + head * hd, out = s.attention + row * qDim + head * hd
+                    let at = cache.offset(layer: layer, head: kvHead, position: 0), visible = Int32(position + 1)
+                    switch cache.precision {
+                    case .f32:
+                        wafer_attend_group_f32(queries, cache.keys.assumingMemoryBound(to: Float.self) + at,
+                                               cache.values.assumingMemoryBound(to: Float.self) + at, visible, Int32(hd), count,
+                                               scale, room, out)
+                    case .f16:
+                        wafer_attend_group_f16(queries, cache.keys.assumingMemoryBound(to: UInt16.self) + at,
+                                               cache.values.assumingMemoryBound(to: UInt16.self) + at, visible, Int32(hd), count,
+                                               scale, room, out)
                     }
                 }
             }

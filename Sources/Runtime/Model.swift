@@ -71,11 +71,11 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
 
     /// The step's scratch: the kept one while it is big enough, else a larger
     /// one (rounded up, so a sequence's growing context does not reallocate every step).
-    private func scratch(rows: Int, context: Int) -> Scratch {
-        if let kept = keptScratch, kept.fits(rows: rows, scoresPerThread: context) { return kept }
+    private func scratch(rows: Int, attentionFloats: Int) -> Scratch {
+        if let kept = keptScratch, kept.fits(rows: rows, scoresPerThread: attentionFloats) { return kept }
         keptScratch?.free()
         let made = Scratch(rows: max(rows, keptScratch?.rows ?? 0), config: config,
-                           scoresPerThread: max(context, keptScratch?.scoresPerThread ?? 0) * 2,
+                           scoresPerThread: max(attentionFloats, keptScratch?.scoresPerThread ?? 0) * 2,
                            linearPerThread: linearScratchPerThread, threads: WorkerPool.shared.size)
         keptScratch = made
         return made
@@ -119,7 +119,8 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
         let layout = keptLayout
         var maxContext = 0
         for seq in batch { maxContext = max(maxContext, seq.cache.length + seq.tokens.count) }
-        let s = scratch(rows: layout.rowCount, context: maxContext)
+        // Attention's room per thread: one KV head's query-head group over the longest context.
+        let s = scratch(rows: layout.rowCount, attentionFloats: c.headCount / c.kvHeadCount * (maxContext + c.headDimension + 1))
         let dim = c.embeddingLength
 
         for (b, seq) in batch.enumerated() {

@@ -11,7 +11,7 @@ struct Scratch {
     let attention: UnsafeMutablePointer<Float>  // [rows, heads·headDim]
     let gate: UnsafeMutablePointer<Float>       // [rows, ffn]
     let up: UnsafeMutablePointer<Float>         // [rows, ffn]
-    let scores: UnsafeMutablePointer<Float>     // [threads, context] attention weights
+    let scores: UnsafeMutablePointer<Float>     // [threads, scoresPerThread] attention's room (`wafer_attend_group_*`)
     let rotations: UnsafeMutablePointer<Float>  // [rows, ropeDimension] RoPE (cos, sin) per pair
     let linear: LinearScratch
     let scoresPerThread: Int

@@ -8,7 +8,7 @@ import Runtime
 enum BenchCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
         let a = try Arguments(args, valued: ["model", "precision", "prompt-tokens", "decode-tokens", "repeat", "concurrency",
-                                             "requests", "shared-prefix", "max-batch", "kv"],
+                                             "requests", "shared-prefix", "max-batch", "kv", "depth"],
                               flags: ["json", "no-prefix-cache"])
         let path = a.string("model") ?? defaultModelPath()
         let precision = try parsePrecision(a.string("precision"))
@@ -16,7 +16,11 @@ enum BenchCommand {
         let promptLength = try a.int("prompt-tokens", default: concurrency > 0 ? 64 : 512)
         let decodeLength = try a.int("decode-tokens", default: 128)
         let repeats = try a.int("repeat", default: 3)
-        guard promptLength > 0, decodeLength > 0, repeats > 0 else { throw UsageError("token counts and --repeat must be positive") }
+        // Decode after this many cached positions (llama-bench's depth): attention then reads their keys and values too.
+        let depth = try a.int("depth", default: 0)
+        guard promptLength > 0, decodeLength > 0, repeats > 0, depth >= 0 else {
+            throw UsageError("token counts and --repeat must be positive, --depth not negative")
+        }
 
         let loadStart = Date()
         let session = try ModelSession(path: path, precision: precision, kvPrecision: try parseKVPrecision(a.string("kv")))
@@ -32,10 +36,13 @@ enum BenchCommand {
             return try LoadBench.run(session: session, path: path, options: options, json: a.has("json"))
         }
         let model = session.model
-        guard promptLength + decodeLength <= model.config.contextLength else { throw UsageError("prompt and decode exceed the context") }
+        guard promptLength + decodeLength <= model.config.contextLength, max(depth, 1) + decodeLength <= model.config.contextLength else {
+            throw UsageError("prompt or depth and decode exceed the context")
+        }
         // A fixed, ordinary token stream: ids drawn from the vocabulary with a seeded generator.
         var random = RandomSource(seed: 42)
         let prompt = (0..<promptLength).map { _ in Int32(random.next() % UInt64(model.config.vocabularySize)) }
+        let cached = depth == 0 ? [prompt[0]] : (0..<depth).map { _ in Int32(random.next() % UInt64(model.config.vocabularySize)) }
 
         var promptRates: [Double] = [], decodeRates: [Double] = []
         // Counted after the first round, once the model's scratch has grown to fit.
@@ -46,8 +53,8 @@ enum BenchCommand {
             var logits = try model.forward([SequenceInput(cache: cache, tokens: prompt, kind: .prompt)])
             promptRates.append(Double(promptLength) / Date().timeIntervalSince(start))
 
-            let decodeCache = model.makeCache(capacity: decodeLength + 1)
-            logits = try model.forward([SequenceInput(cache: decodeCache, tokens: [prompt[0]], kind: .prompt)])
+            let decodeCache = model.makeCache(capacity: cached.count + decodeLength)
+            logits = try model.forward([SequenceInput(cache: decodeCache, tokens: cached, kind: .prompt)])
             start = Date()
             for _ in 0..<decodeLength {
                 let step = [SequenceInput(cache: decodeCache, tokens: [Greedy.argmax(logits)], kind: .generated)]
@@ -61,7 +68,7 @@ enum BenchCommand {
         let decodeLimit = bandwidth / Double(model.weightBytesPerToken)
         let result = BenchResult(model: path, precision: precision.rawValue, threads: ProcessInfo.processInfo.activeProcessorCount,
                                  loadSeconds: loadSeconds, promptTokens: promptLength, promptTokensPerSecond: median(promptRates),
-                                 decodeTokens: decodeLength, decodeTokensPerSecond: median(decodeRates),
+                                 decodeTokens: decodeLength, decodeDepth: depth, decodeTokensPerSecond: median(decodeRates),
                                  peakResidentBytes: peakResidentBytes(), memoryBandwidthBytesPerSecond: bandwidth,
                                  weightBytesPerToken: model.weightBytesPerToken, decodeBandwidthLimitTokensPerSecond: decodeLimit,
                                  decodeShareOfBandwidthLimit: decodeShare,
@@ -74,7 +81,8 @@ enum BenchCommand {
         } else {
             print("model           \(path) (\(precision.rawValue) precision, \(result.threads) threads, loaded in \(String(format: "%.2f", loadSeconds)) s)")
             print("prompt          \(promptLength) tokens: \(String(format: "%.1f", result.promptTokensPerSecond)) tok/s (median of \(repeats))")
-            print("decode          \(decodeLength) tokens: \(String(format: "%.1f", result.decodeTokensPerSecond)) tok/s (median of \(repeats))")
+            print("decode          \(decodeLength) tokens\(depth > 0 ? " after \(depth) cached" : ""): "
+                  + "\(String(format: "%.1f", result.decodeTokensPerSecond)) tok/s (median of \(repeats))")
             print("bandwidth       \(String(format: "%.1f", bandwidth / 1e9)) GB/s reading the weights with \(result.threads) threads; "
                   + "\(String(format: "%.1f", Double(model.weightBytesPerToken) / 1e6)) MB of weights per token: decode limit "
                   + "\(String(format: "%.0f", decodeLimit)) tok/s; each decode step ran at \(String(format: "%.0f", 100 * decodeShare))% "
@@ -89,7 +97,7 @@ enum BenchCommand {
     struct BenchResult: Encodable {
         let model: String, precision: String, threads: Int, loadSeconds: Double
         let promptTokens: Int, promptTokensPerSecond: Double
-        let decodeTokens: Int, decodeTokensPerSecond: Double
+        let decodeTokens: Int, decodeDepth: Int, decodeTokensPerSecond: Double
         let peakResidentBytes: Int
         /// Both threads streaming every weight matrix once, and the decode speed that bandwidth allows (medians).
         let memoryBandwidthBytesPerSecond: Double, weightBytesPerToken: Int, decodeBandwidthLimitTokensPerSecond: Double

@@ -48,6 +48,17 @@ struct CLIGenerateTests {
         #expect((figures?["decodeShareOfBandwidthLimit"] as? Double ?? 0) > 0, "\(plain.stdout)")
     }
 
+    /// Decode after cached positions, as llama-bench's depth.
+    @Test func benchDecodesAtDepth() throws {
+        let r = try CLIErrorTests.run(["bench", "--prompt-tokens", "8", "--decode-tokens", "4", "--repeat", "1", "--depth", "300", "--json"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        #expect(json?["decodeDepth"] as? Int == 300)
+        #expect((json?["decodeTokensPerSecond"] as? Double ?? 0) > 0)
+        let negative = try CLIErrorTests.run(["bench", "--depth", "-1"])
+        #expect(negative.status != 0 && negative.stderr.contains("--depth not negative"), "\(negative.stderr)")
+    }
+
     @Test func infoDescribesTheModel() throws {
         let r = try CLIErrorTests.run(["info"])
         #expect(r.status == 0)

@@ -30,14 +30,15 @@ void wafer_q8x8_rows(const uint8_t *packed, int blocks, int wide_scales, int gro
 void wafer_q8_0_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_begin, int out_end,
                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
 
-/// One query head over `visible` cached positions (keys and values `stride`
-/// elements apart, F32 or F16): out = softmax((q · k_j) · scale) · V, with
-/// `scores` as room for `visible` floats. The same fixed order of operations
-/// for a given `visible`, whatever else the step holds.
-void wafer_attend_f32(const float *query, const float *keys, const float *values, size_t stride, int visible, int hd,
-                      float scale, float *scores, float *out);
-void wafer_attend_f16(const float *query, const uint16_t *keys, const uint16_t *values, size_t stride, int visible, int hd,
-                      float scale, float *scores, float *out);
+/// The `heads` query heads (`queries`, hd floats apart) that share one KV
+/// head, over its `visible` cached positions (keys and values contiguous, F32
+/// or F16): out[h] = softmax((q_h · k_j) · scale) · V, with `scratch` as room
+/// for heads · (visible + hd + 1) floats. Each head's operations are fixed by
+/// `visible`, whatever else the step holds and however many heads share the call.
+void wafer_attend_group_f32(const float *queries, const float *keys, const float *values, int visible, int hd, int heads,
+                            float scale, float *scratch, float *out);
+void wafer_attend_group_f16(const float *queries, const uint16_t *keys, const uint16_t *values, int visible, int hd, int heads,
+                            float scale, float *scratch, float *out);
 /// gate[i] ← silu(gate[i]) · up[i] = gate[i] / (1 + e^-gate[i]) · up[i], with a vector exp.
 void wafer_swiglu(float *gate, const float *up, int n);
 /// The sum of `n` bytes: reads them all (memory bandwidth probe).

@@ -57,4 +57,26 @@ struct BatchInvarianceTests {
             #expect(ours == reference[step], "decode step \(step) differs from the sequence run alone")
         }
     }
+
+    /// Decode after 300 cached positions, alone and beside a neighbour (the
+    /// attention scratch grows with the context): the same logits.
+    @Test(arguments: Precision.allCases)
+    func longContextDecodeIgnoresItsNeighbours(_ precision: Precision) throws {
+        let model = SharedModels.model(precision)
+        let v = model.config.vocabularySize
+        let prompt = Array((Self.prompts.flatMap { $0 } + Self.prompts.flatMap { $0 }).prefix(300))
+        try #require(prompt.count == 300)
+        let lone = model.makeCache(capacity: 310), paired = model.makeCache(capacity: 310), other = model.makeCache(capacity: 310)
+        var a = try model.forward([SequenceInput(cache: lone, tokens: prompt, kind: .prompt)])
+        var b = try model.forward([SequenceInput(cache: paired, tokens: prompt, kind: .prompt)])
+        _ = try model.forward([SequenceInput(cache: other, tokens: Self.prompts[2], kind: .prompt)])
+        for step in 0..<4 {
+            let token = Greedy.argmax(a)
+            a = try model.forward([SequenceInput(cache: lone, tokens: [token], kind: .generated)])
+            let both = try model.forward([SequenceInput(cache: other, tokens: [Int32(300 + step)], kind: .generated),
+                                          SequenceInput(cache: paired, tokens: [token], kind: .generated)])
+            b = Array(both[v..<2 * v])
+            #expect(a == b, "step \(step) after 300 positions differs with a neighbour")
+        }
+    }
 }

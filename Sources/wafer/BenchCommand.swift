@@ -57,7 +57,7 @@ enum BenchCommand {
             logits = try model.forward([SequenceInput(cache: decodeCache, tokens: cached, kind: .prompt)])
             start = Date()
             for _ in 0..<decodeLength {
-                let step = [SequenceInput(cache: decodeCache, tokens: [Greedy.argmax(logits)], kind: .generated)]
+                let step = greedyStep(decodeCache, logits)
                 let before = AllocationCount.now
                 try model.forward(step, logits: &logits)
                 if round > 0, let before, let after = AllocationCount.now { decodeAllocations += after - before }
@@ -109,6 +109,12 @@ enum BenchCommand {
 
     static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
+    /// The next decode step on `cache`: the token `logits` rank first (the
+    /// array is made here, outside the forward pass that the counter watches).
+    static func greedyStep(_ cache: KVCache, _ logits: [Float]) -> [SequenceInput] {
+        [SequenceInput(cache: cache, tokens: [Greedy.argmax(logits)], kind: .generated)]
+    }
+
     /// Memory bandwidth, and decode speed as a share of the limit it sets.
     /// A shared machine's bandwidth swings from second to second, so each
     /// decode step is paired with one read of every weight right after it,
@@ -118,7 +124,7 @@ enum BenchCommand {
         var logits = try model.forward([SequenceInput(cache: cache, tokens: [firstToken], kind: .prompt)])
         var bandwidths: [Double] = [], shares: [Double] = []
         for _ in 0..<steps {
-            let step = [SequenceInput(cache: cache, tokens: [Greedy.argmax(logits)], kind: .generated)]
+            let step = greedyStep(cache, logits)
             let start = ContinuousClock.now
             try model.forward(step, logits: &logits)
             let stepsPerSecond = 1 / ((ContinuousClock.now - start) / .seconds(1))

@@ -57,6 +57,8 @@ struct CLIGenerateTests {
         #expect((json?["decodeTokensPerSecond"] as? Double ?? 0) > 0)
         let negative = try CLIErrorTests.run(["bench", "--depth", "-1"])
         #expect(negative.status != 0 && negative.stderr.contains("--depth not negative"), "\(negative.stderr)")
+        let past = try CLIErrorTests.run(["bench", "--depth", "10000000"])
+        #expect(past.status != 0 && past.stderr.contains("depth and decode exceed the context"), "\(past.stderr)")
     }
 
     @Test func infoDescribesTheModel() throws {

@@ -15,6 +15,8 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
     let workers: Int
     private let lock = NSLock()
     private var runners: [String: BatchRunner] = [:]
+    /// Runner threads still going; shutdown waits for them to record how their run ended.
+    private let running = DispatchGroup()
 
     public init(api: APIServer, dataDirectory: String, workers: Int) throws {
         self.api = api
@@ -26,15 +28,18 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
 
     /// Restarts the batches that were running when the server last stopped (call once the model is ready).
     public func resumeUnfinished() {
-        for batch in allBatches() where batch.isActive {
-            if batch.status == "cancelling" {
-                var b = batch
+        for stored in allBatches() where stored.batch.isActive {
+            if stored.batch.status == "cancelling" {
+                var b = stored
                 finish(&b, status: "cancelled")
             } else {
-                start(batch)
+                start(stored)
             }
         }
     }
+
+    /// After the engine has stopped: lets the runners (their lines cut short) save their state.
+    public func waitForRunners(timeout: Double) { _ = running.wait(timeout: .now() + timeout) }
 
     public func respond(to request: HTTPRequest, path: String, caller: Caller) throws(APIError) -> HTTPResponse? {
         let parts = path.split(separator: "/").map(String.init)  // ["v1", "files", id, "content"]
@@ -44,31 +49,31 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         }
         switch (parts[1], parts.count) {
         case ("files", 2):
-            if request.method == "GET" { return listFiles() }
+            if request.method == "GET" { return listFiles(caller) }
             try method("POST")
-            return try upload(request)
+            return try upload(request, owner: caller)
         case ("files", 3):
-            if request.method == "DELETE" { return try delete(file: parts[2]) }
+            if request.method == "DELETE" { return try delete(file: parts[2], caller) }
             try method("GET")
-            return .json(WireJSON.encode(try file(parts[2])))
+            return .json(WireJSON.encode(try file(parts[2], caller).file))
         case ("files", 4) where parts[3] == "content":
             try method("GET")
-            let object = try file(parts[2])
+            let object = try file(parts[2], caller).file
             guard let data = try? Data(contentsOf: files.appendingPathComponent(object.id)) else { throw .server("The file's content is missing.") }
             return HTTPResponse(status: 200, headers: [("Content-Type", "application/octet-stream")], body: .data(data))
         case ("batches", 2):
             if request.method == "GET" {
-                let data = allBatches().sorted { $0.createdAt > $1.createdAt }.map(current)
+                let data = allBatches().filter { caller.canSee($0.owner) }.map(\.batch).sorted { $0.createdAt > $1.createdAt }.map(current)
                 return .json(WireJSON.encode(ListOf(data: data)))
             }
             try method("POST")
-            return try create(request)
+            return try create(request, owner: caller)
         case ("batches", 3):
             try method("GET")
-            return .json(WireJSON.encode(current(try batch(parts[2]))))
+            return .json(WireJSON.encode(current(try batch(parts[2], caller).batch)))
         case ("batches", 4) where parts[3] == "cancel":
             try method("POST")
-            return .json(WireJSON.encode(try cancel(parts[2])))
+            return .json(WireJSON.encode(try cancel(parts[2], caller)))
         default:
             throw .notFound("Unknown route \(request.method) \(path).", code: "unknown_route")
         }
@@ -82,7 +87,7 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
 
     // MARK: Files
 
-    private func upload(_ request: HTTPRequest) throws(APIError) -> HTTPResponse {
+    private func upload(_ request: HTTPRequest, owner: Caller) throws(APIError) -> HTTPResponse {
         guard let form = Multipart(body: request.body, contentType: request.headers["content-type"] ?? "") else {
             throw .invalidRequest("Upload the file as multipart/form-data with fields 'purpose' and 'file'.", code: "invalid_value")
         }
@@ -90,37 +95,43 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
             throw .invalidRequest("purpose must be 'batch'.", param: "purpose", code: "invalid_value")
         }
         guard let content = form.part("file") else { throw .invalidRequest("Missing required parameter: 'file'.", param: "file") }
-        let object = try store(content.content, filename: content.filename ?? "upload.jsonl", purpose: purpose)
+        let object = try store(content.content, filename: content.filename ?? "upload.jsonl", purpose: purpose, owner: owner)
         return .json(WireJSON.encode(object))
     }
 
-    private func store(_ data: Data, filename: String, purpose: String) throws(APIError) -> FileObject {
+    private func store(_ data: Data, filename: String, purpose: String, owner: Caller) throws(APIError) -> FileObject {
         let object = FileObject(id: "file-" + APIServer.makeID(), bytes: data.count, createdAt: Wire.now, filename: filename, purpose: purpose)
         do {
             try data.write(to: files.appendingPathComponent(object.id), options: .atomic)
-            try WireJSON.encode(object).write(to: files.appendingPathComponent(object.id + ".json"), options: .atomic)
-        } catch { throw .server("The file could not be stored: \(error)") }
-        return object
-    }
-
-    private func file(_ id: String) throws(APIError) -> FileObject {
-        guard Self.isID(id), let data = try? Data(contentsOf: files.appendingPathComponent(id + ".json")),
-              let object = Wire.decode(FileObject.self, data) else {
-            throw .notFound("No such file: '\(id)'.", param: "file_id", code: "file_not_found")
+            try WireJSON.encode(StoredFile(file: object, owner: owner)).write(to: files.appendingPathComponent(object.id + ".json"),
+                                                                             options: .atomic)
+        } catch {
+            // The error names our data directory; the client learns only that the write failed.
+            ServerLog.write("cannot store \(object.id): \(error)")
+            throw .server("The file could not be stored (the server's disk may be full).")
         }
         return object
     }
 
-    private func listFiles() -> HTTPResponse {
+    /// The file `id` if `caller` may see it; otherwise the same 404 as for a file that does not exist.
+    private func file(_ id: String, _ caller: Caller) throws(APIError) -> StoredFile {
+        guard Self.isID(id), let data = try? Data(contentsOf: files.appendingPathComponent(id + ".json")),
+              let stored = Wire.decode(StoredFile.self, data), caller.canSee(stored.owner) else {
+            throw .notFound("No such file: '\(id)'.", param: "file_id", code: "file_not_found")
+        }
+        return stored
+    }
+
+    private func listFiles(_ caller: Caller) -> HTTPResponse {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: files.path)) ?? []
         let objects = names.filter { $0.hasSuffix(".json") }.compactMap { name in
-            (try? Data(contentsOf: files.appendingPathComponent(name))).flatMap { Wire.decode(FileObject.self, $0) }
-        }.sorted { $0.createdAt > $1.createdAt }
+            (try? Data(contentsOf: files.appendingPathComponent(name))).flatMap { Wire.decode(StoredFile.self, $0) }
+        }.filter { caller.canSee($0.owner) }.map(\.file).sorted { $0.createdAt > $1.createdAt }
         return .json(WireJSON.encode(ListOf(data: objects)))
     }
 
-    private func delete(file id: String) throws(APIError) -> HTTPResponse {
-        let object = try file(id)
+    private func delete(file id: String, _ caller: Caller) throws(APIError) -> HTTPResponse {
+        let object = try file(id, caller).file
         try? FileManager.default.removeItem(at: files.appendingPathComponent(object.id))
         try? FileManager.default.removeItem(at: files.appendingPathComponent(object.id + ".json"))
         struct Deleted: Encodable { let id: String; var object = "file"; var deleted = true }
@@ -134,7 +145,7 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
 
     // MARK: Batches
 
-    private func create(_ request: HTTPRequest) throws(APIError) -> HTTPResponse {
+    private func create(_ request: HTTPRequest, owner: Caller) throws(APIError) -> HTTPResponse {
         struct Create: Decodable {
             let input_file_id: String
             let endpoint: String
@@ -148,34 +159,40 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         guard body.completion_window == "24h" else {
             throw .invalidRequest("completion_window must be '24h'.", param: "completion_window", code: "invalid_value")
         }
-        let input = try file(body.input_file_id)
+        let input = try file(body.input_file_id, owner).file
         guard input.purpose == "batch" else { throw .invalidRequest("The input file's purpose is not 'batch'.", param: "input_file_id") }
         let now = Wire.now
         let batch = BatchObject(id: "batch_" + APIServer.makeID(), endpoint: body.endpoint, inputFileId: input.id,
                                 completionWindow: "24h", status: "validating", createdAt: now, expiresAt: now + 86_400,
                                 metadata: body.metadata)
-        save(batch)
-        start(batch)
+        let stored = StoredBatch(batch: batch, owner: owner)
+        save(stored)
+        start(stored)
         return .json(WireJSON.encode(current(batch)))
     }
 
-    private func batch(_ id: String) throws(APIError) -> BatchObject {
-        guard Self.isID(id), let data = try? Data(contentsOf: batchDirectory.appendingPathComponent(id + ".json")),
-              let object = Wire.decode(BatchObject.self, data) else {
+    /// The batch `id` if `caller` may see it; otherwise the same 404 as for a batch that does not exist.
+    private func batch(_ id: String, _ caller: Caller) throws(APIError) -> StoredBatch {
+        guard let stored = storedBatch(id), caller.canSee(stored.owner) else {
             throw .notFound("No such batch: '\(id)'.", param: "batch_id", code: "batch_not_found")
         }
-        return object
+        return stored
     }
 
-    private func allBatches() -> [BatchObject] {
+    private func storedBatch(_ id: String) -> StoredBatch? {
+        guard Self.isID(id), let data = try? Data(contentsOf: batchDirectory.appendingPathComponent(id + ".json")) else { return nil }
+        return Wire.decode(StoredBatch.self, data)
+    }
+
+    private func allBatches() -> [StoredBatch] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: batchDirectory.path)) ?? []
         return names.filter { $0.hasSuffix(".json") }.compactMap { name in
-            (try? Data(contentsOf: batchDirectory.appendingPathComponent(name))).flatMap { Wire.decode(BatchObject.self, $0) }
+            (try? Data(contentsOf: batchDirectory.appendingPathComponent(name))).flatMap { Wire.decode(StoredBatch.self, $0) }
         }
     }
 
-    private func save(_ batch: BatchObject) {
-        try? WireJSON.encode(batch).write(to: batchDirectory.appendingPathComponent(batch.id + ".json"), options: .atomic)
+    private func save(_ stored: StoredBatch) {
+        try? WireJSON.encode(stored).write(to: batchDirectory.appendingPathComponent(stored.batch.id + ".json"), options: .atomic)
     }
 
     /// The stored object with live request counts while it runs.
@@ -194,65 +211,88 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         (batchDirectory.appendingPathComponent(id + ".output.jsonl").path, batchDirectory.appendingPathComponent(id + ".errors.jsonl").path)
     }
 
-    /// Runs (or resumes) a batch on its own thread.
-    private func start(_ batch: BatchObject) {
-        var b = batch
-        let id = batch.id
+    /// Runs (or resumes) a batch on its own thread, as its owner. A batch
+    /// whose runs keep ending in a crash before another line is answered is
+    /// failed with the reason instead of being resumed once more.
+    private func start(_ stored: StoredBatch) {
+        var s = stored
+        let id = s.batch.id
         let (output, errors) = paths(id)
         let runner: BatchRunner
         do {
-            runner = try BatchRunner(api: api, input: files.appendingPathComponent(b.inputFileId).path, output: output, errors: errors,
-                                     workers: workers, batchID: b.id,
-                                     deadline: b.expiresAt.map { Date(timeIntervalSince1970: Double($0)) })
+            runner = try BatchRunner(api: api, input: files.appendingPathComponent(s.batch.inputFileId).path, output: output,
+                                     errors: errors, workers: workers, batchID: id, caller: s.owner,
+                                     deadline: s.batch.expiresAt.map { Date(timeIntervalSince1970: Double($0)) })
         } catch {
-            b.errors = .init(data: [.init(code: "invalid_input_file", message: "\(error)")])
-            finish(&b, status: "failed")
+            s.batch.errors = .init(data: [.init(code: "invalid_input_file", message: "\(error)")])
+            finish(&s, status: "failed")
             return
         }
-        b.status = "in_progress"
-        b.inProgressAt = b.inProgressAt ?? Wire.now
-        save(b)
+        let answered = runner.progress.skipped
+        s.stalledStarts = !s.runEnded && s.answeredAtStart == answered ? s.stalledStarts + 1 : 0
+        guard s.stalledStarts < StoredBatch.maxStalledStarts else {
+            s.batch.errors = .init(data: [.init(code: "resume_failed", message:
+                "The server stopped \(s.stalledStarts) times in a row while running this batch, each time before another line "
+                    + "was answered; it was not resumed again. Lines answered so far are in the output file.")])
+            s.batch.requestCounts = Self.counts(runner.progress)
+            finish(&s, status: "failed")
+            return
+        }
+        s.answeredAtStart = answered
+        s.runEnded = false
+        s.batch.status = "in_progress"
+        s.batch.inProgressAt = s.batch.inProgressAt ?? Wire.now
+        save(s)
         lock.withLock { runners[id] = runner }
-        let started = b
+        let started = s
+        running.enter()
         Thread.detachNewThread { [self] in
             let summary = runner.run()
-            defer { lock.withLock { runners[id] = nil } }
-            guard !summary.interrupted else { return }  // the server is stopping: stays in_progress, resumed on restart
-            var done = (try? self.batch(id)) ?? started
-            done.requestCounts = Self.counts(summary)
-            finish(&done, status: done.status == "cancelling" ? "cancelled" : summary.expired ? "expired" : "completed")
+            defer {
+                lock.withLock { runners[id] = nil }
+                running.leave()
+            }
+            var done = storedBatch(id) ?? started
+            done.runEnded = true
+            guard !summary.interrupted else {  // the server is stopping: stays in_progress, resumed on restart
+                save(done)
+                return
+            }
+            done.batch.requestCounts = Self.counts(summary)
+            finish(&done, status: done.batch.status == "cancelling" ? "cancelled" : summary.expired ? "expired" : "completed")
         }
     }
 
-    /// Finalizing: the output and error files become file objects; then the final status.
-    private func finish(_ b: inout BatchObject, status: String) {
-        b.finalizingAt = Wire.now
-        let (output, errors) = paths(b.id)
+    /// Finalizing: the output and error files become file objects of the batch's owner; then the final status.
+    private func finish(_ s: inout StoredBatch, status: String) {
+        s.runEnded = true
+        s.batch.finalizingAt = Wire.now
+        let (output, errors) = paths(s.batch.id)
         if let data = try? Data(contentsOf: URL(fileURLWithPath: output)), !data.isEmpty {
-            b.outputFileId = try? store(data, filename: "\(b.id)_output.jsonl", purpose: "batch_output").id
+            s.batch.outputFileId = try? store(data, filename: "\(s.batch.id)_output.jsonl", purpose: "batch_output", owner: s.owner).id
         }
         if let data = try? Data(contentsOf: URL(fileURLWithPath: errors)), !data.isEmpty {
-            b.errorFileId = try? store(data, filename: "\(b.id)_error.jsonl", purpose: "batch_output").id
+            s.batch.errorFileId = try? store(data, filename: "\(s.batch.id)_error.jsonl", purpose: "batch_output", owner: s.owner).id
         }
-        b.status = status
+        s.batch.status = status
         switch status {
-        case "completed": b.completedAt = Wire.now
-        case "cancelled": b.cancelledAt = Wire.now
-        case "expired": b.expiredAt = Wire.now
-        default: b.failedAt = Wire.now
+        case "completed": s.batch.completedAt = Wire.now
+        case "cancelled": s.batch.cancelledAt = Wire.now
+        case "expired": s.batch.expiredAt = Wire.now
+        default: s.batch.failedAt = Wire.now
         }
-        save(b)
+        save(s)
     }
 
-    private func cancel(_ id: String) throws(APIError) -> BatchObject {
-        var b = try batch(id)
-        guard ["validating", "in_progress"].contains(b.status) else {
-            throw .invalidRequest("A batch that is \(b.status) cannot be cancelled.", param: "batch_id", code: "invalid_state")
+    private func cancel(_ id: String, _ caller: Caller) throws(APIError) -> BatchObject {
+        var s = try batch(id, caller)
+        guard ["validating", "in_progress"].contains(s.batch.status) else {
+            throw .invalidRequest("A batch that is \(s.batch.status) cannot be cancelled.", param: "batch_id", code: "invalid_state")
         }
-        b.status = "cancelling"
-        b.cancellingAt = Wire.now
-        save(b)
+        s.batch.status = "cancelling"
+        s.batch.cancellingAt = Wire.now
+        save(s)
         lock.withLock { runners[id] }?.cancel()
-        return current(b)
+        return current(s.batch)
     }
 }

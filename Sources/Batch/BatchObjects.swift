@@ -1,4 +1,5 @@
 import Foundation
+import Metering
 import OpenAI
 
 /// OpenAI's file object.
@@ -69,6 +70,29 @@ struct BatchObject: Codable, Sendable {
         try c.encode(requestCounts, forKey: .requestCounts)
         try c.encode(metadata, forKey: .metadata)
     }
+}
+
+/// A file as kept on disk: the wire object and the key that owns it.
+struct StoredFile: Codable, Sendable {
+    var file: FileObject
+    var owner: Caller
+}
+
+/// A batch as kept on disk between restarts: the wire object, the key it
+/// runs as, and what tells a batch that keeps killing the server from one
+/// that was merely stopped.
+struct StoredBatch: Codable, Sendable {
+    var batch: BatchObject
+    var owner: Caller
+    /// Lines answered when the batch last started running.
+    var answeredAtStart = 0
+    /// That run ended (done, or stopped cleanly); false after a crash.
+    var runEnded = true
+    /// Consecutive starts that crashed before answering another line.
+    var stalledStarts = 0
+
+    /// Starts that crash without progress after which the batch is failed, not resumed again.
+    static let maxStalledStarts = 3
 }
 
 /// Reading back what `WireJSON.encode` wrote (files and batches kept on disk).

@@ -35,6 +35,8 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
     let errors: AppendLog
     let workers: Int
     public let batchID: String
+    /// Whom the lines run as (and are billed to): the batch's owner.
+    let caller: Caller
     private let lock = NSLock()
     private var summary = Summary()
     private var seen: Set<String>
@@ -51,11 +53,12 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
     let deadline: Date?
 
     public init(api: APIServer, input: String, output: String, errors: String, workers: Int, batchID: String? = nil,
-                deadline: Date? = nil) throws {
+                caller: Caller = .anonymous, deadline: Date? = nil) throws {
         guard FileManager.default.isReadableFile(atPath: input) else { throw BatchError("cannot read \(input)") }
         self.api = api
         self.input = input
         self.deadline = deadline
+        self.caller = caller
         reader = try LineReader(path: input)
         do { self.output = try AppendLog(path: output) } catch { throw BatchError("cannot write \(output): \(error)") }
         do { self.errors = try AppendLog(path: errors) } catch { throw BatchError("cannot write \(errors): \(error)") }
@@ -130,6 +133,7 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
         } else {
             var request = HTTPRequest(method: "POST", path: line.url, headers: ["content-type": "application/json"], body: line.body)
             request.batchID = batchID
+            request.caller = caller
             response = api.handle(request)
         }
         guard case .data(let body) = response.body else { return }  // not streamed: refused above

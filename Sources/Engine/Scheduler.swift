@@ -19,7 +19,8 @@ public struct SchedulerLimits: Sendable, Equatable {
     public func reservation(promptTokens: Int, maxTokens: Int) throws(EngineError) -> Int {
         guard promptTokens > 0 else { throw .emptyPrompt }
         guard promptTokens < context else { throw .promptTooLong(tokens: promptTokens, context: context) }
-        let reservation = min(promptTokens + max(maxTokens, 1), context)
+        // The prompt's room in the context bounds `maxTokens` first, so no sum can overflow.
+        let reservation = promptTokens + min(max(maxTokens, 1), context - promptTokens)
         guard reservation <= kvTokens else { throw .exceedsKVBudget(tokens: reservation, budget: kvTokens) }
         return reservation
     }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Who is calling, as the API key file says (open access bills as "anonymous", on demand).
 /// An admin sees everyone's usage; others only their own. Without API keys the server is open and everyone is an admin.
-public struct Caller: Sendable, Equatable {
+public struct Caller: Sendable, Equatable, Codable {
     public var name: String
     public var tier: Tier
     public var isAdmin: Bool
@@ -12,6 +12,9 @@ public struct Caller: Sendable, Equatable {
         self.isAdmin = isAdmin
     }
     public static let anonymous = Caller(name: "anonymous", tier: .onDemand, isAdmin: true)
+
+    /// Files, batches and usage belong to a key: its own caller and admins see them, nobody else.
+    public func canSee(_ owner: Caller) -> Bool { isAdmin || owner.name == name }
 }
 
 public enum Tier: String, Sendable, Equatable, Codable {

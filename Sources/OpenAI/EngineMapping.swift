@@ -38,10 +38,13 @@ extension GenerationFields {
     }
 
     /// `max_tokens` / `max_completion_tokens`, checked; nil = up to the context.
-    public func tokenLimit() throws(APIError) -> Int? {
+    /// More than the context is refused, as OpenAI refuses more than a model's
+    /// output limit; a prompt that leaves less room ends with `length` there.
+    public func tokenLimit(context: Int) throws(APIError) -> Int? {
         guard let maxTokens else { return nil }
-        guard maxTokens >= 1 else {
-            throw .invalidRequest("max_tokens must be at least 1, got \(maxTokens).", param: "max_tokens", code: "invalid_value")
+        guard (1...context).contains(maxTokens) else {
+            throw .invalidRequest("\(maxTokensField) must be between 1 and the context of \(context) tokens, got \(maxTokens).",
+                                  param: maxTokensField, code: "invalid_value")
         }
         return maxTokens
     }

@@ -5,6 +5,8 @@ import Foundation
 /// llama.cpp's server names them. Unknown fields are ignored.
 public struct GenerationFields: Decodable, Sendable {
     public var maxTokens: Int?
+    /// Which field `maxTokens` came from (`max_completion_tokens` wins), for errors.
+    public var maxTokensField = "max_tokens"
     public var temperature: Double?
     public var topP: Double?
     public var n: Int?
@@ -36,7 +38,12 @@ public struct GenerationFields: Decodable, Sendable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        maxTokens = try c.decodeIfPresent(Int.self, forKey: .maxCompletionTokens) ?? c.decodeIfPresent(Int.self, forKey: .maxTokens)
+        if let value = try c.decodeIfPresent(Int.self, forKey: .maxCompletionTokens) {
+            maxTokens = value
+            maxTokensField = "max_completion_tokens"
+        } else {
+            maxTokens = try c.decodeIfPresent(Int.self, forKey: .maxTokens)
+        }
         temperature = try c.decodeIfPresent(Double.self, forKey: .temperature)
         topP = try c.decodeIfPresent(Double.self, forKey: .topP)
         n = try c.decodeIfPresent(Int.self, forKey: .n)

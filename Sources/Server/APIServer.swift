@@ -39,7 +39,7 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
         var response: HTTPResponse
         var caller: Caller?
         do {
-            if request.path.hasPrefix("/v1/") { caller = try authorize(request) }
+            if let owner = request.caller { caller = owner } else if request.path.hasPrefix("/v1/") { caller = try authorize(request) }
             response = try route(request, id: id, caller: caller ?? .anonymous)
         } catch {
             response = Self.errorResponse(error)

@@ -35,7 +35,7 @@ struct GenerationJob {
     /// Shared by both routes: the engine request for one prompt.
     static func part(_ prompt: [Int32], fields: GenerationFields, topLogprobs: Int?, model: ServedModel) throws(APIError) -> GenerationRequest {
         let sampling = try fields.samplingParameters(topLogprobs: topLogprobs, vocabularySize: model.tokenizer.vocabularySize)
-        return GenerationRequest(prompt: prompt, sampling: sampling, maxTokens: try fields.tokenLimit(), stop: try fields.stopStrings(),
+        return GenerationRequest(prompt: prompt, sampling: sampling, maxTokens: try fields.tokenLimit(context: model.engine.limits.context), stop: try fields.stopStrings(),
                                  choices: try fields.choices(), ignoreEndOfTurn: fields.ignoreEOS ?? false)
     }
 
@@ -67,6 +67,9 @@ struct GenerationJob {
         }
         guard !prompts.isEmpty else { throw .invalidRequest("prompt must not be empty.", param: "prompt", code: "invalid_value") }
         guard prompts.count <= 128 else { throw .invalidRequest("prompt may hold at most 128 prompts.", param: "prompt", code: "invalid_value") }
+        if let logprobs = request.logprobs, !(0...20).contains(logprobs) {
+            throw .invalidRequest("logprobs must be between 0 and 20, got \(logprobs).", param: "logprobs", code: "invalid_value")
+        }
         let parts = try prompts.map { (p: [Int32]) throws(APIError) in
             try part(p, fields: request.fields, topLogprobs: request.logprobs, model: model)
         }

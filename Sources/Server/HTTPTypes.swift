@@ -1,4 +1,5 @@
 import Foundation
+import Metering
 
 /// A request as the routes see it: the library has parsed the protocol, the body is whole.
 public struct HTTPRequest: Sendable {
@@ -14,6 +15,8 @@ public struct HTTPRequest: Sendable {
     public var peer: PeerWatch
     /// Set by the batch runner (never from the wire): ledger rows carry it.
     public var batchID: String?
+    /// Set by the batch runner (never from the wire): the batch's owner, whom the line runs as.
+    public var caller: Caller?
 
     public init(method: String, path: String, headers: [String: String] = [:], query: [String: String] = [:],
                 body: Data = Data(), peer: PeerWatch = PeerWatch(fd: -1)) {

@@ -78,6 +78,7 @@ enum ServeCommand {
         log("shutting down: finishing requests in flight for up to \(grace) s")
         http.stopAccepting()
         served.get()?.shutdown(grace: grace)
+        batches.waitForRunners(timeout: 5)
         // Let connection threads send the last events of cancelled streams.
         Thread.sleep(forTimeInterval: 0.2)
         http.stop()
@@ -86,9 +87,7 @@ enum ServeCommand {
         return 0
     }
 
-    static func log(_ message: String) {
-        FileHandle.standardError.write(Data("wafer: \(message)\n".utf8))
-    }
+    static func log(_ message: String) { ServerLog.write(message) }
 }
 
 /// A value shared between threads.

@@ -34,6 +34,17 @@ struct SchedulerTests {
         return steps
     }
 
+    /// A request's own numbers never overflow the reservation (an Int64-max `max_tokens` trapped here once).
+    @Test func reservationOfHugeMaxTokensIsTheContext() throws {
+        var limits = SchedulerLimits()
+        limits.context = 100
+        limits.kvTokens = 1000
+        #expect(try limits.reservation(promptTokens: 10, maxTokens: Int.max) == 100)
+        #expect(try limits.reservation(promptTokens: 99, maxTokens: Int.max) == 100)
+        #expect(try limits.reservation(promptTokens: 10, maxTokens: Int.min) == 11)
+        #expect(try limits.reservation(promptTokens: 10, maxTokens: 5) == 15)
+    }
+
     static func expected(_ prompt: [Int32], _ n: Int) -> [Int32] {
         var tokens = prompt
         for _ in 0..<n { tokens.append(fakeNext(tokens)) }

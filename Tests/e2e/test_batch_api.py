@@ -80,7 +80,7 @@ def test_cancel_and_restart_resume(tmp_path):
     # A graceful stop mid-batch: lines cut short are not answered with 503 but left for the restart.
     assert s.stop(signal.SIGTERM) == 0
     stopped = json.loads((Path(s.data_dir) / "batches" / f"{running.id}.json").read_text())
-    assert stopped["status"] == "in_progress"
+    assert stopped["batch"]["status"] == "in_progress"
     restarted = Server(data_dir=s.data_dir)
     try:
         c = restarted.client()

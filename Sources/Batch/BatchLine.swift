@@ -1,4 +1,5 @@
 import Foundation
+import OpenAI
 
 /// One input line of the OpenAI Batch API format:
 /// `{"custom_id": "...", "method": "POST", "url": "/v1/chat/completions", "body": {...}}`.
@@ -24,6 +25,9 @@ struct BatchLine {
         }
         guard let customID = object["custom_id"] as? String, !customID.isEmpty else {
             throw Problem(code: "missing_custom_id", message: "The line has no custom_id string.", customID: nil)
+        }
+        if let key = DuplicateKeys.first(in: bytes) {
+            throw Problem(code: "duplicate_key", message: "The key '\(key)' appears twice in one object.", customID: customID)
         }
         let method = object["method"] as? String ?? "POST"
         guard method == "POST" else {

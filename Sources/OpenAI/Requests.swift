@@ -92,12 +92,19 @@ public struct ChatCompletionRequest: Decodable, Sendable {
         enum CodingKeys: String, CodingKey { case role, content }
         struct Part: Decodable { let type: String; let text: String? }
 
+        /// The roles OpenAI's chat API takes.
+        public static let roles: Set<String> = ["system", "developer", "user", "assistant", "tool", "function"]
+
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             role = try c.decode(String.self, forKey: .role)
+            guard Self.roles.contains(role) else {
+                throw DecodingError.dataCorruptedError(forKey: .role, in: c, debugDescription:
+                    "'\(role)' is not a role; use one of \(Self.roles.sorted().joined(separator: ", ")).")
+            }
             if try c.decodeNil(forKey: .content) {
                 content = ""
-            } else if let text = try? c.decode(String.self, forKey: .content) {
+            } else if let text = try decodeIfString(c, .content) {
                 content = text
             } else {
                 let parts = try c.decode([Part].self, forKey: .content)
@@ -140,7 +147,7 @@ public struct CompletionRequest: Decodable, Sendable {
 
         public init(from decoder: Decoder) throws {
             let c = try decoder.singleValueContainer()
-            if let text = try? c.decode(String.self) {
+            if let text = try decodeIfString(c) {
                 self = .texts([text])
             } else if let texts = try? c.decode([String].self) {
                 self = .texts(texts)
@@ -167,9 +174,24 @@ public struct CompletionRequest: Decodable, Sendable {
     }
 }
 
+/// The value as a string, nil if it is of another type; a string that is not
+/// text (invalid UTF-8, a lone surrogate) is an error naming the field, not
+/// "wrong type" from whatever alternative is tried next.
+func decodeIfString<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> String? {
+    do { return try c.decode(String.self, forKey: key) } catch DecodingError.typeMismatch { return nil }
+}
+
+func decodeIfString(_ c: SingleValueDecodingContainer) throws -> String? {
+    do { return try c.decode(String.self) } catch DecodingError.typeMismatch { return nil }
+}
+
 extension JSONDecoder {
     /// Decodes a request body; any failure becomes the 400 that names the field.
     public static func request<T: Decodable>(_ type: T.Type, from body: Data) throws(APIError) -> T {
+        if let key = DuplicateKeys.first(in: body) {
+            throw APIError.invalidRequest("The key '\(key)' appears twice in one object; send each key once.", param: key,
+                                          code: "duplicate_key")
+        }
         do {
             return try JSONDecoder().decode(type, from: body)
         } catch DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty {

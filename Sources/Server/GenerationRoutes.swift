@@ -65,6 +65,7 @@ final class EventStream: ResponseStream, @unchecked Sendable {  // used by the c
                     if let data = pieceChunk(part: part, piece) { return data }
                 case .finished(let result):
                     results[part] = result
+                    if let failure = Self.cutShort(result) { return ending(with: failure) }
                     var data = finishChunk(part: part, result)
                     if results.allSatisfy({ $0 != nil }) {
                         data += closing()
@@ -93,6 +94,28 @@ final class EventStream: ResponseStream, @unchecked Sendable {  // used by the c
     }
 
     private func event<T: Encodable>(_ value: T) -> Data { Data("data: ".utf8) + WireJSON.encode(value) + Data("\n\n".utf8) }
+
+    /// OpenAI's error envelope as the stream's last event: no finish chunk, usage or `[DONE]` pretends the output is whole.
+    private func errorEvent(_ error: APIError) -> Data { Data("data: ".utf8) + error.body + Data("\n\n".utf8) }
+
+    /// Why a part ended before its end, if the server (not the client) cut it short.
+    static func cutShort(_ result: GenerationResult) -> APIError? {
+        if let error = result.error { return .server("The model failed: \(error)") }
+        guard result.choices.contains(where: { $0.finishReason == .cancelled }) else { return nil }
+        return .unavailable("The server is shutting down; the response was cut short. The tokens produced are billed.")
+    }
+
+    /// Ends the stream early: the other parts are cancelled, what ran is billed under the failure's status.
+    private func ending(with failure: APIError) -> Data {
+        ended = true
+        waiter.cancel()
+        for (part, result) in waiter.results(watching: PeerWatch(fd: -1)).enumerated() where result != nil { results[part] = result }
+        let finished = results.compactMap { $0 }
+        // A client that left is billed as before it left (it sees nothing more); a cut the server made carries its status.
+        let status = cancelled ? 200 : failure.status
+        try? api.record(job.ledgerRow(finished, charge: job.charge(finished, meter: api.meter), status: status))
+        return errorEvent(failure)
+    }
 
     private var choiceIndices: [Int] { Array(0..<(job.parts.count * job.choicesPerPart)) }
 
@@ -159,9 +182,7 @@ final class EventStream: ResponseStream, @unchecked Sendable {  // used by the c
         var data = Data()
         let finished = results.compactMap { $0 }
         let charge = job.charge(finished, meter: api.meter)
-        do { try api.record(job.ledgerRow(finished, charge: charge, status: 200)) } catch {
-            return event(["error": ["message": error.message, "type": error.type, "code": error.code ?? ""]])
-        }
+        do { try api.record(job.ledgerRow(finished, charge: charge, status: 200)) } catch { return errorEvent(error) }
         if job.includeUsage {
             let usage = job.usage(finished, charge: charge), timeInfo = job.timeInfo(finished)
             switch job.kind {

@@ -69,6 +69,8 @@ final class ProgressReporter: @unchecked Sendable {  // `running` under `lock`
     private let lock = NSLock()
     private var running = true
     private let finished = DispatchSemaphore(value: 0)
+    /// Signalled by `stop`, so the reporter wakes at once rather than at its next tick.
+    private let stopping = DispatchSemaphore(value: 0)
     private let terminal = isatty(2) == 1
 
     init(runner: BatchRunner) { self.runner = runner }
@@ -77,8 +79,7 @@ final class ProgressReporter: @unchecked Sendable {  // `running` under `lock`
         Thread.detachNewThread { [self] in
             let interval = terminal ? 0.5 : 10.0
             while lock.withLock({ running }) {
-                Thread.sleep(forTimeInterval: interval)
-                guard lock.withLock({ running }) else { break }
+                guard stopping.wait(timeout: .now() + interval) == .timedOut else { break }
                 FileHandle.standardError.write(Data(line(runner.progress).utf8))
             }
             finished.signal()
@@ -87,6 +88,7 @@ final class ProgressReporter: @unchecked Sendable {  // `running` under `lock`
 
     func stop() {
         lock.withLock { running = false }
+        stopping.signal()
         finished.wait()
         if terminal { FileHandle.standardError.write(Data((line(runner.progress) + "\n").utf8)) }
     }

@@ -47,8 +47,10 @@ enum ServeCommand {
         do { try http.start(host: host, port: UInt16(port)) } catch { throw UsageError("\(error)") }
         log("listening on http://\(host):\(http.port) (loading \(path))")
 
-        // The model loads while /health answers 503; a failure leaves the server up to say why.
+        // The model loads while /health answers 503; if it cannot load, the server says why and exits with 1.
         let served = Locked<Engine?>(nil)
+        let exitCode = Locked<Int32>(0)
+        let stop = DispatchSemaphore(value: 0)
         let configuration = engine
         Thread.detachNewThread {
             do {
@@ -62,10 +64,11 @@ enum ServeCommand {
             } catch {
                 api.failedToLoad("\(error)")
                 log("error: \(error)")
+                exitCode.set(1)
+                stop.signal()
             }
         }
 
-        let stop = DispatchSemaphore(value: 0)
         var sources: [DispatchSourceSignal] = []
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
@@ -84,7 +87,7 @@ enum ServeCommand {
         http.stop()
         ledger.close()
         log("stopped")
-        return 0
+        return exitCode.get()
     }
 
     static func log(_ message: String) { ServerLog.write(message) }

@@ -38,7 +38,12 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         }
     }
 
-    /// After the engine has stopped: lets the runners (their lines cut short) save their state.
+    /// The server is stopping: runners take no more lines, and lines cut short run again on restart.
+    public func interruptRunners() {
+        for runner in lock.withLock({ Array(runners.values) }) { runner.interrupt() }
+    }
+
+    /// After the engine has stopped: lets the runners save how their run ended.
     public func waitForRunners(timeout: Double) { _ = running.wait(timeout: .now() + timeout) }
 
     public func respond(to request: HTTPRequest, path: String, caller: Caller) throws(APIError) -> HTTPResponse? {

@@ -47,6 +47,8 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
     private let reader: LineReader
     private let start = Date()
     private var cancelled = false
+    /// Lines a run before this one answered and metered (their row holds the answer) but did not write out.
+    private let answered: [String: LedgerRow]
 
     /// Opens every file first: an unreadable input or unwritable output is an error before any work.
     /// Lines are taken until `deadline` (the batch's completion window); those running then still finish.
@@ -69,11 +71,23 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
         reportedLines = reported.lines
         summary.skipped = done.customIDs.count + reported.lines.count
         summary.total = try LineReader.count(path: input)
-        self.batchID = batchID ?? "batch_" + APIServer.makeID()
+        let batchID = batchID ?? "batch_" + APIServer.makeID()
+        self.batchID = batchID
+        do { answered = try api.meter.map { try LedgerReader.batchAnswers(path: $0.ledger.path, batchID: batchID) } ?? [:] } catch {
+            throw BatchError("cannot read the ledger: \(error)")
+        }
     }
 
     /// Stops taking new lines; those running finish and are written.
     public func cancel() { lock.withLock { cancelled = true } }
+
+    /// The server is stopping: stop taking lines, and leave lines cut short for a later run.
+    public func interrupt() {
+        lock.withLock {
+            cancelled = true
+            summary.interrupted = true
+        }
+    }
 
     public var progress: Summary { lock.withLock { var s = summary; s.seconds = Date().timeIntervalSince(start); return s } }
 
@@ -127,31 +141,45 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
     }
 
     private func execute(_ line: BatchLine) {
+        if let row = answered[line.customID], let body = row.response {
+            write(line, requestID: row.requestID, status: row.status, body: body,
+                  tokens: (row.promptTokens, row.completionTokens), cost: row.costUSD)
+            return
+        }
         let response: HTTPResponse
         if line.streams {
             response = APIServer.errorResponse(.invalidRequest("Streaming is not supported in batches.", param: "stream", code: "invalid_value"))
         } else {
             var request = HTTPRequest(method: "POST", path: line.url, headers: ["content-type": "application/json"], body: line.body)
-            request.batchID = batchID
-            request.caller = caller
-            response = api.handle(request)
+            request.batchLine = BatchLineContext(batchID: batchID, customID: line.customID, owner: caller)
+            var answer = api.handle(request)
+            // 503: shutting down, or the ledger cannot be written. Not this line's answer: wait, or leave it for a later run.
+            while answer.status == 503 {
+                guard !lock.withLock({ cancelled }) else {
+                    interrupt()
+                    return
+                }
+                Thread.sleep(forTimeInterval: 1)
+                answer = api.handle(request)
+            }
+            response = answer
         }
         guard case .data(let body) = response.body else { return }  // not streamed: refused above
-        if response.status == 503 {  // shutting down (or not ready): not this line's answer; resume it later
-            lock.withLock {
-                cancelled = true
-                summary.interrupted = true
-            }
-            return
-        }
         let headers = Dictionary(response.headers.map { ($0.0.lowercased(), $0.1) }, uniquingKeysWith: { a, _ in a })
-        let requestID = headers["x-request-id"] ?? APIServer.makeID()
-        output.append(#"{"id":"batch_req_\#(requestID)","custom_id":\#(jsonString(line.customID)),"response":{"status_code":\#(response.status),"request_id":\#(jsonString(requestID)),"body":\#(String(decoding: body, as: UTF8.self))},"error":null}"#)
+        write(line, requestID: headers["x-request-id"] ?? APIServer.makeID(), status: response.status,
+              body: String(decoding: body, as: UTF8.self),
+              tokens: (headers["x-wafer-prompt-tokens"].flatMap(Int.init) ?? 0, headers["x-wafer-completion-tokens"].flatMap(Int.init) ?? 0),
+              cost: headers["x-wafer-cost-usd"].flatMap { Decimal(string: $0) } ?? 0)
+    }
+
+    private func write(_ line: BatchLine, requestID: String, status: Int, body: String, tokens: (prompt: Int, completion: Int),
+                       cost: Decimal) {
+        output.append(#"{"id":"batch_req_\#(requestID)","custom_id":\#(jsonString(line.customID)),"response":{"status_code":\#(status),"request_id":\#(jsonString(requestID)),"body":\#(body)},"error":null}"#)
         lock.withLock {
-            if response.status == 200 { summary.succeeded += 1 } else { summary.failed += 1 }
-            summary.promptTokens += headers["x-wafer-prompt-tokens"].flatMap(Int.init) ?? 0
-            summary.completionTokens += headers["x-wafer-completion-tokens"].flatMap(Int.init) ?? 0
-            summary.cost += headers["x-wafer-cost-usd"].flatMap { Decimal(string: $0) } ?? 0
+            if status == 200 { summary.succeeded += 1 } else { summary.failed += 1 }
+            summary.promptTokens += tokens.prompt
+            summary.completionTokens += tokens.completion
+            summary.cost += cost
         }
     }
 }

@@ -11,11 +11,15 @@
 
 // MHD_start_daemon is variadic, which Swift cannot call: this fixed-argument
 // wrapper starts a thread-per-connection daemon on host:port (IPv4).
-// Returns NULL if the address does not parse or the port cannot be bound.
+// `notify` is told when each connection opens and closes (before its socket is
+// closed); past `per_address_limit` connections from one address, MHD closes
+// new ones at accept. Returns NULL if the address does not parse or the port
+// cannot be bound.
 static inline struct MHD_Daemon *wafer_mhd_start(const char *host, uint16_t port, unsigned int connection_limit,
-                                                 unsigned int idle_timeout_seconds,
+                                                 unsigned int per_address_limit, unsigned int idle_timeout_seconds,
                                                  MHD_AccessHandlerCallback handler, void *handler_cls,
-                                                 MHD_RequestCompletedCallback completed, void *completed_cls) {
+                                                 MHD_RequestCompletedCallback completed, void *completed_cls,
+                                                 MHD_NotifyConnectionCallback notify, void *notify_cls) {
     struct sockaddr_in address;
     memset(&address, 0, sizeof address);
     address.sin_family = AF_INET;
@@ -25,6 +29,8 @@ static inline struct MHD_Daemon *wafer_mhd_start(const char *host, uint16_t port
     return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
                             MHD_OPTION_CONNECTION_LIMIT, connection_limit,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address_limit,
+                            MHD_OPTION_NOTIFY_CONNECTION, notify, notify_cls,
                             MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout_seconds,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
@@ -35,6 +41,19 @@ static inline struct MHD_Daemon *wafer_mhd_start(const char *host, uint16_t port
 static inline int wafer_mhd_connection_fd(struct MHD_Connection *connection) {
     const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
     return info ? info->connect_fd : -1;
+}
+
+// The client's IP address as text into `out` (at least INET6_ADDRSTRLEN bytes); "" if unknown.
+static inline void wafer_mhd_client_address(struct MHD_Connection *connection, char *out, size_t size) {
+    out[0] = 0;
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!info || !info->client_addr) return;
+    const struct sockaddr *address = info->client_addr;
+    if (address->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)address)->sin_addr, out, (socklen_t)size);
+    } else if (address->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)address)->sin6_addr, out, (socklen_t)size);
+    }
 }
 
 // The port the daemon listens on (after binding port 0).

@@ -20,10 +20,18 @@ public struct LedgerRow: Sendable, Equatable {
     public var duration: Double
     public var finishReason: String
     public var batchID: String?
+    /// A batch line's custom_id; its request id is `LedgerRow.batchLineID` of the two.
+    public var customID: String?
+    /// A batch line's response body, so a resumed line reuses its answer instead of running (and billing) again.
+    public var response: String?
+
+    /// The finish reason of a row reserved at admission and not yet finished.
+    public static let running = "running"
 
     public init(requestID: String, createdAt: Double, keyName: String, tier: String, model: String, route: String, status: Int,
                 promptTokens: Int, cachedTokens: Int, completionTokens: Int, ratePerMillion: Decimal, costUSD: Decimal,
-                timeToFirstToken: Double?, duration: Double, finishReason: String, batchID: String? = nil) {
+                timeToFirstToken: Double?, duration: Double, finishReason: String, batchID: String? = nil,
+                customID: String? = nil, response: String? = nil) {
         self.requestID = requestID
         self.createdAt = createdAt
         self.keyName = keyName
@@ -40,6 +48,23 @@ public struct LedgerRow: Sendable, Equatable {
         self.duration = duration
         self.finishReason = finishReason
         self.batchID = batchID
+        self.customID = customID
+        self.response = response
+    }
+
+    /// The request id of a batch line: the same on every run of the batch, so
+    /// a resumed line updates its row rather than adding a second one.
+    public static func batchLineID(batchID: String, customID: String) -> String { stableID(batchID, customID) }
+
+    /// 24 hex digits (like the random request ids) that depend only on `a` and `b`.
+    public static func stableID(_ a: String, _ b: String) -> String {
+        // Two FNV-1a hashes with different offsets.
+        func fnv(_ offset: UInt64) -> UInt64 {
+            var h = offset
+            for byte in a.utf8 + [0] + b.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            return h
+        }
+        return String(String(format: "%016llx%016llx", fnv(0xcbf2_9ce4_8422_2325), fnv(0x84222325_cbf29ce4)).prefix(24))
     }
 }
 
@@ -48,27 +73,38 @@ public struct LedgerError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// Whether the ledger can take rows now.
+public enum LedgerState: Sendable, Equatable {
+    case ok
+    /// The last write failed (disk full, I/O error); new work is refused until a write succeeds again.
+    case failed(String)
+}
+
 /// The SQLite ledger (WAL). Rows are written by one thread in batched
 /// transactions (a group commit: whoever arrives while a commit runs goes in
 /// the next), and `record` returns only once its row's transaction has
 /// committed, so a response is acknowledged only after its row is durable.
+/// Writing the same request id again updates the row: a request's row is
+/// reserved at admission and completed at its end. A failed write fails its
+/// callers and marks the ledger failed; while failed, the writer probes once
+/// a second, so the ledger recovers when the disk does.
 public final class Ledger: @unchecked Sendable {  // SQLite handles are used by the writer thread only; queues under `condition`
     public let path: String
     private let db: OpaquePointer
-    private let insert: OpaquePointer
+    private let upsert: OpaquePointer
     private let condition = NSCondition()
     private var pending: [LedgerRow] = []
     private var enqueued = 0
-    private var committed = 0
-    /// The database cannot be written at all (disk full, I/O error): no more acknowledgements.
-    private var failure: String?
-    /// Rows the database refused one by one (a duplicate id), by ticket.
+    /// Tickets up to this one have been written or refused.
+    private var resolved = 0
+    /// Rows the database refused, by ticket.
     private var rejected: [Int: String] = [:]
+    private var failure: String?
     private var closing = false
     private var writerDone = false
 
     /// The schema, one step per version; `PRAGMA user_version` says how many have run.
-    static let migrations = [
+    public static let migrations = [
         """
         CREATE TABLE requests (
             request_id TEXT PRIMARY KEY, created_at REAL NOT NULL, key_name TEXT NOT NULL, tier TEXT NOT NULL,
@@ -79,6 +115,16 @@ public final class Ledger: @unchecked Sendable {  // SQLite handles are used by 
         CREATE INDEX requests_by_time ON requests(created_at);
         CREATE INDEX requests_by_key ON requests(key_name, created_at);
         """,
+        """
+        ALTER TABLE requests ADD COLUMN custom_id TEXT;
+        ALTER TABLE requests ADD COLUMN response TEXT;
+        CREATE INDEX requests_by_batch ON requests(batch_id) WHERE batch_id IS NOT NULL;
+        """,
+    ]
+
+    static let columns = [
+        "request_id", "created_at", "key_name", "tier", "model", "route", "status", "prompt_tokens", "cached_tokens",
+        "completion_tokens", "rate_usd_per_mtok", "cost_usd", "ttft", "duration", "finish_reason", "batch_id", "custom_id", "response",
     ]
 
     public init(path: String) throws(LedgerError) {
@@ -95,11 +141,12 @@ public final class Ledger: @unchecked Sendable {  // SQLite handles are used by 
             // WAL with full sync: a committed row survives a crash of the process and of the machine.
             try Self.exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
             try Self.migrate(db)
-            insert = try Self.prepare(db, """
-                INSERT INTO requests (request_id, created_at, key_name, tier, model, route, status, prompt_tokens, cached_tokens,
-                    completion_tokens, rate_usd_per_mtok, cost_usd, ttft, duration, finish_reason, batch_id)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-                """)
+            // Rows reserved by a process that died before finishing them: no response was acknowledged.
+            try Self.exec(db, "UPDATE requests SET finish_reason = 'interrupted' WHERE finish_reason = '\(LedgerRow.running)'")
+            let names = Self.columns.joined(separator: ", ")
+            let values = Self.columns.indices.map { "?\($0 + 1)" }.joined(separator: ", ")
+            let updates = Self.columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+            upsert = try Self.prepare(db, "INSERT INTO requests (\(names)) VALUES (\(values)) ON CONFLICT(request_id) DO UPDATE SET \(updates)")
         } catch {
             sqlite3_close(db)
             throw error
@@ -109,19 +156,20 @@ public final class Ledger: @unchecked Sendable {  // SQLite handles are used by 
         writer.start()
     }
 
-    /// Writes `row` and returns once it is committed.
+    public var state: LedgerState { condition.withLock { failure.map(LedgerState.failed) ?? .ok } }
+
+    /// Writes `row` (or updates the row with its request id) and returns once it is committed.
     public func record(_ row: LedgerRow) throws(LedgerError) {
         condition.lock()
         defer { condition.unlock() }
-        if let failure { throw LedgerError(failure) }
         guard !closing else { throw LedgerError("the ledger is closed") }
         pending.append(row)
         enqueued += 1
         let ticket = enqueued
         condition.broadcast()
-        while committed < ticket, failure == nil { condition.wait() }
-        if committed < ticket { throw LedgerError(failure ?? "the ledger stopped") }
-        if let error = rejected.removeValue(forKey: ticket) { throw LedgerError("the ledger refused the row: \(error)") }
+        while resolved < ticket, !writerDone { condition.wait() }
+        if resolved < ticket { throw LedgerError("the ledger stopped") }
+        if let error = rejected.removeValue(forKey: ticket) { throw LedgerError("the ledger could not be written: \(error)") }
     }
 
     /// Commits what is queued and closes the database.
@@ -131,36 +179,39 @@ public final class Ledger: @unchecked Sendable {  // SQLite handles are used by 
         condition.broadcast()
         while !writerDone { condition.wait() }
         condition.unlock()
-        sqlite3_finalize(insert)
+        sqlite3_finalize(upsert)
         sqlite3_close(db)
     }
 
     private func writeLoop() {
         condition.lock()
         while true {
-            while pending.isEmpty, !closing { condition.wait() }
+            while pending.isEmpty, !closing {
+                guard failure != nil else { condition.wait(); continue }
+                // Failed and idle: probe, so that /health recovers without traffic once the disk does.
+                if !condition.wait(until: Date(timeIntervalSinceNow: 1)), pending.isEmpty {
+                    condition.unlock()
+                    let probe = Self.probe(db)
+                    condition.lock()
+                    if probe == nil { failure = nil }
+                }
+            }
             if pending.isEmpty { break }
             let batch = pending
-            let first = committed + 1
+            let first = resolved + 1
             pending.removeAll()
             condition.unlock()
             // One transaction for the batch; if it fails, each row alone, so one bad row fails only itself.
             var refused: [Int: String] = [:]
-            var broken: String?
             if write(batch) != nil {
                 for (i, row) in batch.enumerated() {
-                    guard let error = write([row]) else { continue }
-                    refused[first + i] = error
-                    if !error.contains("UNIQUE constraint") { broken = error }
+                    if let error = write([row]) { refused[first + i] = error }
                 }
             }
             condition.lock()
-            if let broken {
-                failure = "the ledger could not be written: \(broken)"
-            } else {
-                committed += batch.count
-                rejected.merge(refused) { a, _ in a }
-            }
+            resolved += batch.count
+            rejected.merge(refused) { a, _ in a }
+            failure = refused.isEmpty ? nil : "the ledger could not be written: \(refused.values.first!)"
             condition.broadcast()
         }
         writerDone = true
@@ -172,30 +223,43 @@ public final class Ledger: @unchecked Sendable {  // SQLite handles are used by 
         do {
             try Self.exec(db, "BEGIN IMMEDIATE")
             for row in rows {
-                sqlite3_reset(insert)
-                sqlite3_clear_bindings(insert)
-                wafer_sqlite_bind_text(insert, 1, row.requestID)
-                sqlite3_bind_double(insert, 2, row.createdAt)
-                wafer_sqlite_bind_text(insert, 3, row.keyName)
-                wafer_sqlite_bind_text(insert, 4, row.tier)
-                wafer_sqlite_bind_text(insert, 5, row.model)
-                wafer_sqlite_bind_text(insert, 6, row.route)
-                sqlite3_bind_int64(insert, 7, Int64(row.status))
-                sqlite3_bind_int64(insert, 8, Int64(row.promptTokens))
-                sqlite3_bind_int64(insert, 9, Int64(row.cachedTokens))
-                sqlite3_bind_int64(insert, 10, Int64(row.completionTokens))
-                wafer_sqlite_bind_text(insert, 11, Cost.text(row.ratePerMillion))
-                wafer_sqlite_bind_text(insert, 12, Cost.text(row.costUSD))
-                if let ttft = row.timeToFirstToken { sqlite3_bind_double(insert, 13, ttft) } else { sqlite3_bind_null(insert, 13) }
-                sqlite3_bind_double(insert, 14, row.duration)
-                wafer_sqlite_bind_text(insert, 15, row.finishReason)
-                if let batch = row.batchID { wafer_sqlite_bind_text(insert, 16, batch) } else { sqlite3_bind_null(insert, 16) }
-                guard sqlite3_step(insert) == SQLITE_DONE else { throw LedgerError(String(cString: sqlite3_errmsg(db))) }
+                sqlite3_reset(upsert)
+                sqlite3_clear_bindings(upsert)
+                wafer_sqlite_bind_text(upsert, 1, row.requestID)
+                sqlite3_bind_double(upsert, 2, row.createdAt)
+                wafer_sqlite_bind_text(upsert, 3, row.keyName)
+                wafer_sqlite_bind_text(upsert, 4, row.tier)
+                wafer_sqlite_bind_text(upsert, 5, row.model)
+                wafer_sqlite_bind_text(upsert, 6, row.route)
+                sqlite3_bind_int64(upsert, 7, Int64(row.status))
+                sqlite3_bind_int64(upsert, 8, Int64(row.promptTokens))
+                sqlite3_bind_int64(upsert, 9, Int64(row.cachedTokens))
+                sqlite3_bind_int64(upsert, 10, Int64(row.completionTokens))
+                wafer_sqlite_bind_text(upsert, 11, Cost.text(row.ratePerMillion))
+                wafer_sqlite_bind_text(upsert, 12, Cost.text(row.costUSD))
+                if let ttft = row.timeToFirstToken { sqlite3_bind_double(upsert, 13, ttft) } else { sqlite3_bind_null(upsert, 13) }
+                sqlite3_bind_double(upsert, 14, row.duration)
+                wafer_sqlite_bind_text(upsert, 15, row.finishReason)
+                for (index, value) in [(16, row.batchID), (17, row.customID), (18, row.response)] {
+                    if let value { wafer_sqlite_bind_text(upsert, Int32(index), value) } else { sqlite3_bind_null(upsert, Int32(index)) }
+                }
+                guard sqlite3_step(upsert) == SQLITE_DONE else { throw LedgerError(String(cString: sqlite3_errmsg(db))) }
             }
             try Self.exec(db, "COMMIT")
             return nil
         } catch {
             _ = try? Self.exec(db, "ROLLBACK")
+            return "\(error)"
+        }
+    }
+
+    /// A write that changes nothing (the schema version, set to itself): nil when the database takes writes again.
+    private static func probe(_ db: OpaquePointer) -> String? {
+        do {
+            try exec(db, "BEGIN IMMEDIATE; PRAGMA user_version = \(migrations.count); COMMIT;")
+            return nil
+        } catch {
+            _ = try? exec(db, "ROLLBACK")
             return "\(error)"
         }
     }

@@ -112,10 +112,7 @@ public struct UsageReport: Encodable, Sendable {
 
 /// Read-only queries on the ledger, with their own connection (WAL lets them run beside the writer).
 public enum LedgerReader {
-    static let columns = """
-        request_id, created_at, key_name, tier, model, route, status, prompt_tokens, cached_tokens, completion_tokens,
-        rate_usd_per_mtok, cost_usd, ttft, duration, finish_reason, batch_id
-        """
+    static let columns = Ledger.columns.joined(separator: ", ")
 
     public static func rows(path: String, from: Double, to: Double, keyName: String?, _ body: (LedgerRow) -> Void) throws(LedgerError) {
         try query(path, "SELECT \(columns) FROM requests WHERE created_at >= ?1 AND created_at < ?2 AND (?3 IS NULL OR key_name = ?3)") { s in
@@ -131,6 +128,16 @@ public enum LedgerReader {
         return found
     }
 
+    /// The finished lines of a batch that carry their answer, by custom_id.
+    public static func batchAnswers(path: String, batchID: String) throws(LedgerError) -> [String: LedgerRow] {
+        var answers: [String: LedgerRow] = [:]
+        try query(path, """
+            SELECT \(columns) FROM requests WHERE batch_id = ?1 AND custom_id IS NOT NULL AND response IS NOT NULL
+                AND finish_reason != '\(LedgerRow.running)'
+            """) { wafer_sqlite_bind_text($0, 1, batchID) } each: { answers[$0.customID!] = $0 }
+        return answers
+    }
+
     private static func query(_ path: String, _ sql: String, bind: (OpaquePointer) -> Void, each: (LedgerRow) -> Void) throws(LedgerError) {
         var db: OpaquePointer?
         guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK, let db else {
@@ -143,6 +150,7 @@ public enum LedgerReader {
         defer { sqlite3_finalize(statement) }
         bind(statement)
         func text(_ i: Int32) -> String { sqlite3_column_text(statement, i).map { String(cString: $0) } ?? "" }
+        func optionalText(_ i: Int32) -> String? { sqlite3_column_type(statement, i) == SQLITE_NULL ? nil : text(i) }
         while true {
             let step = sqlite3_step(statement)
             if step == SQLITE_DONE { return }
@@ -154,7 +162,7 @@ public enum LedgerReader {
                 ratePerMillion: Decimal(string: text(10)) ?? 0, costUSD: Decimal(string: text(11)) ?? 0,
                 timeToFirstToken: sqlite3_column_type(statement, 12) == SQLITE_NULL ? nil : sqlite3_column_double(statement, 12),
                 duration: sqlite3_column_double(statement, 13), finishReason: text(14),
-                batchID: sqlite3_column_type(statement, 15) == SQLITE_NULL ? nil : text(15)))
+                batchID: optionalText(15), customID: optionalText(16), response: optionalText(17)))
         }
     }
 }

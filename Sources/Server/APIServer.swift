@@ -35,11 +35,11 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
     var model: ServedModel? { lock.withLock { loadedModel } }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
-        let id = Self.makeID()
+        let id = request.batchLine?.requestID ?? Self.makeID()
         var response: HTTPResponse
         var caller: Caller?
         do {
-            if let owner = request.caller { caller = owner } else if request.path.hasPrefix("/v1/") { caller = try authorize(request) }
+            if let line = request.batchLine { caller = line.owner } else if request.path.hasPrefix("/v1/") { caller = try authorize(request) }
             response = try route(request, id: id, caller: caller ?? .anonymous)
         } catch {
             response = Self.errorResponse(error)
@@ -49,7 +49,8 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
                                           tier: caller.tier.rawValue, model: model.id, route: request.path, status: error.status,
                                           promptTokens: 0, cachedTokens: 0, completionTokens: 0,
                                           ratePerMillion: meter?.rate(model: model.id, tier: caller.tier) ?? 0, costUSD: 0,
-                                          timeToFirstToken: nil, duration: 0, finishReason: "refused", batchID: request.batchID))
+                                          timeToFirstToken: nil, duration: 0, finishReason: "refused", batchID: request.batchLine?.batchID,
+                                          customID: request.batchLine?.customID))
             }
         }
         response.headers.insert(("x-request-id", id), at: 0)
@@ -63,6 +64,17 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
     }
 
     static func isGeneration(_ path: String) -> Bool { path == "/v1/chat/completions" || path == "/v1/completions" }
+
+    /// Reserves the job's row before it runs (prompt tokens billed, finish reason
+    /// `running`): if the ledger cannot be written, the request is refused
+    /// before any output exists; its end updates the same row.
+    func reserve(_ job: GenerationJob) throws(APIError) {
+        guard let meter else { return }
+        let charge = job.charge([], meter: meter)
+        do { try meter.ledger.record(job.ledgerRow([], charge: charge, status: 0, finishReason: LedgerRow.running)) } catch {
+            throw .unavailable("The ledger cannot be written (\(error)); requests are refused until it recovers.")
+        }
+    }
 
     /// Writes a ledger row and waits until it is durable (no-op when unmetered).
     func record(_ row: LedgerRow) throws(APIError) {
@@ -84,7 +96,10 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
             try only("GET")
             if let loadFailure = lock.withLock({ loadFailure }) { throw .unavailable("The model failed to load: \(loadFailure)") }
             guard model != nil else { throw .unavailable("The model is loading.") }
-            return .json(Data(#"{"status":"ok"}"#.utf8))
+            if case .failed(let reason) = meter?.ledger.state {
+                throw .unavailable("The ledger cannot be written (\(reason)); requests are refused until it recovers.")
+            }
+            return .json(Data(#"{"status":"ok","ledger":"ok"}"#.utf8))
         case "/metrics":
             try only("GET")
             return .text(metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
@@ -108,12 +123,12 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
         case "/v1/chat/completions":
             try only("POST")
             var job = try GenerationJob.chat(request.body, model: model, id: id, caller: caller, route: path)
-            job.setBatch(request.batchID)
+            job.setBatch(request.batchLine)
             return try run(job, peer: request.peer)
         case "/v1/completions":
             try only("POST")
             var job = try GenerationJob.completion(request.body, model: model, id: id, caller: caller, route: path)
-            job.setBatch(request.batchID)
+            job.setBatch(request.batchLine)
             return try run(job, peer: request.peer)
         case _ where path.hasPrefix("/v1/models/"):
             try only("GET")

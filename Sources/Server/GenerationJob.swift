@@ -14,6 +14,7 @@ struct GenerationJob {
     let caller: Caller
     let route: String
     private(set) var batchID: String?
+    private(set) var customID: String?
     private(set) var parts: [GenerationRequest]
     let choicesPerPart: Int
     let stream: Bool
@@ -25,9 +26,10 @@ struct GenerationJob {
     let created = Int(Date().timeIntervalSince1970)
 
     /// Batch lines are metered under their batch and run behind interactive requests.
-    mutating func setBatch(_ id: String?) {
-        batchID = id
-        for i in parts.indices { parts[i].isBackground = id != nil }
+    mutating func setBatch(_ line: BatchLineContext?) {
+        batchID = line?.batchID
+        customID = line?.customID
+        for i in parts.indices { parts[i].isBackground = line != nil }
     }
 
     var responseID: String { (kind == .chat ? "chatcmpl-" : "cmpl-") + id }
@@ -90,8 +92,13 @@ struct GenerationJob {
         }
     }
 
+    /// Prompt tokens billed: the finished parts', or before any has run (the reserved row) every part's.
+    func promptTokens(_ results: [GenerationResult]) -> Int {
+        results.isEmpty ? parts.reduce(0) { $0 + $1.prompt.count } : results.reduce(0) { $0 + $1.usage.promptTokens }
+    }
+
     func usage(_ results: [GenerationResult], charge: Charge?) -> Usage {
-        Usage(promptTokens: results.reduce(0) { $0 + $1.usage.promptTokens },
+        Usage(promptTokens: promptTokens(results),
               completionTokens: results.reduce(0) { $0 + $1.usage.completionTokens },
               cachedTokens: results.reduce(0) { $0 + $1.usage.cachedPromptTokens },
               costUsd: charge?.cost, priceUsdPerMtok: charge?.ratePerMillion)
@@ -99,21 +106,24 @@ struct GenerationJob {
 
     /// What the finished parts are billed: every prompt token and every token generated.
     func charge(_ results: [GenerationResult], meter: Meter?) -> Charge? {
-        meter?.charge(model: model.id, caller: caller, promptTokens: results.reduce(0) { $0 + $1.usage.promptTokens },
+        meter?.charge(model: model.id, caller: caller, promptTokens: promptTokens(results),
                       completionTokens: results.reduce(0) { $0 + $1.usage.completionTokens })
     }
 
-    func ledgerRow(_ results: [GenerationResult], charge: Charge?, status: Int) -> LedgerRow {
+    /// The request's ledger row; `response` is kept for batch lines (a resumed line reuses it).
+    func ledgerRow(_ results: [GenerationResult], charge: Charge?, status: Int, finishReason: String? = nil,
+                   response: Data? = nil) -> LedgerRow {
         let usage = usage(results, charge: charge), time = timeInfo(results)
         let reasons = results.flatMap { $0.choices.map(\.finishReason) }
-        let reason = results.contains { $0.error != nil } ? FinishReason.error
-            : reasons.contains(.cancelled) ? .cancelled : reasons.first ?? .error
+        let reason = finishReason ?? (results.contains { $0.error != nil } ? FinishReason.error
+            : reasons.contains(.cancelled) ? .cancelled : reasons.first ?? .error).rawValue
         return LedgerRow(requestID: id, createdAt: time.created, keyName: caller.name, tier: caller.tier.rawValue, model: model.id,
                          route: route, status: status, promptTokens: usage.promptTokens,
                          cachedTokens: usage.promptTokensDetails.cachedTokens, completionTokens: usage.completionTokens,
                          ratePerMillion: charge?.ratePerMillion ?? 0, costUSD: charge?.cost ?? 0,
                          timeToFirstToken: results.compactMap(\.timing.timeToFirstToken).min(), duration: time.totalTime,
-                         finishReason: reason.rawValue, batchID: batchID)
+                         finishReason: reason, batchID: batchID, customID: customID,
+                         response: batchID == nil ? nil : response.map { String(decoding: $0, as: UTF8.self) })
     }
 
     /// The parts ran side by side, so the request's times are the longest of theirs.

@@ -8,6 +8,7 @@ extension APIServer {
     /// before any byte of the response, streamed or not. Whatever ran is
     /// billed, and its ledger row is durable before the response is sent.
     func run(_ job: GenerationJob, peer: PeerWatch) throws(APIError) -> HTTPResponse {
+        try reserve(job)
         let waiter: GenerationWaiter
         do { waiter = try GenerationWaiter(engine: job.model.engine, parts: job.parts) } catch { throw APIError(error) }
         if job.stream {
@@ -23,9 +24,13 @@ extension APIServer {
         } else if finished.contains(where: { $0.choices.contains { $0.finishReason == .cancelled } }), !peer.hasHungUp {
             failure = .unavailable("The server is shutting down; the request was cancelled.")
         }
-        try record(job.ledgerRow(finished, charge: charge, status: failure?.status ?? 200))
-        if let failure { throw failure }
-        return .json(job.body(finished, charge: charge), headers: charge?.headers ?? [])
+        if let failure {
+            try record(job.ledgerRow(finished, charge: charge, status: failure.status))
+            throw failure
+        }
+        let body = job.body(finished, charge: charge)
+        try record(job.ledgerRow(finished, charge: charge, status: 200, response: body))
+        return .json(body, headers: charge?.headers ?? [])
     }
 }
 

@@ -7,8 +7,16 @@ public struct HTTPLimits: Sendable {
     /// Routes that take file uploads, and their larger limit.
     public var uploadPaths: Set<String> = ["/v1/files"]
     public var maxUploadBytes = 512 << 20
-    public var maxConnections: UInt32 = 512
-    /// Seconds a connection may sit idle (no bytes either way) before it is closed.
+    /// Connections open at once (`--max-connections`); and from one client address (`--max-connections-per-address`).
+    /// Requests past either get a 503 (`/health` excepted); past `refusalLane` more, connections are closed at accept.
+    public var maxConnections = 512
+    public var maxConnectionsPerAddress = 256
+    public var refusalLane = 32
+    /// Seconds a new connection has to send its request's headers (`--header-timeout`), and then its body
+    /// (`--body-timeout`); bytes arriving do not extend them.
+    public var headerTimeoutSeconds = 10.0
+    public var bodyTimeoutSeconds = 120.0
+    /// Seconds a connection may sit idle (no bytes either way; between kept-alive requests) before it is closed.
     public var idleTimeoutSeconds: UInt32 = 60
 
     public init() {}
@@ -22,19 +30,22 @@ public struct HTTPLimits: Sendable {
 public final class HTTPServer: @unchecked Sendable {  // immutable after start; the daemon calls in from its threads
     public let limits: HTTPLimits
     let handler: @Sendable (HTTPRequest) -> HTTPResponse
+    let connections: ConnectionGuard
     private var daemon: OpaquePointer?
     public private(set) var port: UInt16 = 0
 
     public init(limits: HTTPLimits, handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) {
         self.limits = limits
         self.handler = handler
+        connections = ConnectionGuard(limits: limits)
     }
 
     /// Binds `host:port` (port 0 picks a free one) and starts serving.
     public func start(host: String, port: UInt16) throws {
         let me = Unmanaged.passUnretained(self).toOpaque()
-        guard let d = wafer_mhd_start(host, port, limits.maxConnections, limits.idleTimeoutSeconds,
-                                      accessHandler, me, requestCompleted, me) else {
+        guard let d = wafer_mhd_start(host, port, UInt32(clamping: limits.maxConnections + limits.refusalLane),
+                                      UInt32(clamping: limits.maxConnectionsPerAddress + limits.refusalLane), limits.idleTimeoutSeconds,
+                                      accessHandler, me, requestCompleted, me, notifyConnection, me) else {
             throw ServerError("cannot listen on \(host):\(port) (address in use, or not an IPv4 address)")
         }
         daemon = d
@@ -50,6 +61,7 @@ public final class HTTPServer: @unchecked Sendable {  // immutable after start; 
     public func stop() {
         if let daemon { MHD_stop_daemon(daemon) }
         daemon = nil
+        connections.stop()
     }
 }
 
@@ -72,6 +84,7 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
     guard let existing = context.pointee else {
         let request = RequestContext()
         context.pointee = Unmanaged.passRetained(request).toOpaque()
+        server.connections.headersReceived(connection)
         request.limit = server.limits.bodyLimit(path: url.map { String(cString: $0) } ?? "/")
         if let length = header(connection, "content-length").flatMap(Int.init), length > request.limit {
             request.tooLarge = true
@@ -91,6 +104,13 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         uploadSize.pointee = 0
         return .YES
     }
+    server.connections.bodyReceived(connection)
+    let path = url.map { String(cString: $0) } ?? "/"
+    if path != "/health", let reason = server.connections.overLimit(connection) {
+        var refusal = APIServer.errorResponse(.unavailable(reason))
+        refusal.headers.append(("Connection", "close"))
+        return queue(refusal, on: connection)
+    }
     var http = HTTPRequest(method: method.map { String(cString: $0) } ?? "GET", path: url.map { String(cString: $0) } ?? "/",
                            headers: values(connection, .HEADER_KIND, lowercased: true),
                            query: values(connection, .GET_ARGUMENT_KIND, lowercased: false),
@@ -100,10 +120,27 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
     return queue(server.handler(http), on: connection)
 }
 
-private let requestCompleted: MHD_RequestCompletedCallback = { _, _, context, _ in
+private let requestCompleted: MHD_RequestCompletedCallback = { cls, connection, context, _ in
+    if let connection { Unmanaged<HTTPServer>.fromOpaque(cls!).takeUnretainedValue().connections.responded(connection) }
     guard let context, let pointer = context.pointee else { return }
     Unmanaged<RequestContext>.fromOpaque(pointer).release()
     context.pointee = nil
+}
+
+private let notifyConnection: MHD_NotifyConnectionCallback = { cls, connection, _, code in
+    guard let connection else { return }
+    let connections = Unmanaged<HTTPServer>.fromOpaque(cls!).takeUnretainedValue().connections
+    switch code.rawValue {  // MHD_CONNECTION_NOTIFY_STARTED, _CLOSED
+    case 0:
+        var address = [CChar](repeating: 0, count: 64)
+        wafer_mhd_client_address(connection, &address, address.count)
+        let text = String(decoding: address.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        connections.opened(connection, fd: wafer_mhd_connection_fd(connection), address: text)
+    case 1:
+        connections.closed(connection)
+    default:
+        break
+    }
 }
 
 private func header(_ connection: OpaquePointer, _ name: String) -> String? {

@@ -22,7 +22,10 @@ enum BatchCommand {
 
         let api = APIServer(keys: nil, bodyLimit: Int.max, meter: Meter(prices: prices, ledger: ledger))
         let runner: BatchRunner
-        do { runner = try BatchRunner(api: api, input: input, output: output, errors: errors, workers: maxBatch) } catch {
+        do {
+            runner = try BatchRunner(api: api, input: input, output: output, errors: errors, workers: maxBatch,
+                                     batchID: try batchID(output: output))
+        } catch {
             throw UsageError("\(error)")
         }
         let path = a.string("model") ?? defaultModelPath()
@@ -42,6 +45,17 @@ enum BatchCommand {
         progress.stop()
         print(report(summary, batchID: runner.batchID, output: output, errors: errors, prices: prices))
         return summary.interrupted ? 1 : 0
+    }
+
+    /// A batch is its output file: the same id on every run that appends to it
+    /// (so resumed lines find their ledger rows), a new one once it is replaced.
+    static func batchID(output: String) throws -> String {
+        let path = URL(fileURLWithPath: output).standardizedFileURL.path
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw BatchError("cannot create \(output)") }
+        }
+        let inode = (try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? NSNumber)?.uint64Value ?? 0
+        return "batch_" + LedgerRow.stableID(path, String(inode))
     }
 
     static func report(_ s: BatchRunner.Summary, batchID: String, output: String, errors: String, prices: PriceSheet) -> String {

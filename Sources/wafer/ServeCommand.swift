@@ -9,7 +9,7 @@ enum ServeCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
         let a = try Arguments(args, valued: ["model", "model-id", "host", "port", "precision", "max-batch", "max-queue", "kv-tokens",
                                              "ctx", "batch-window-ms", "api-keys", "max-body-bytes", "max-connections",
-                                             "idle-timeout", "shutdown-grace", "prices", "ledger", "data-dir", "kv"],
+                                             "max-connections-per-address", "header-timeout", "body-timeout", "idle-timeout", "shutdown-grace", "prices", "ledger", "data-dir", "kv"],
                               flags: ["no-prefix-cache"])
         let path = a.string("model") ?? defaultModelPath()
         let precision = try parsePrecision(a.string("precision"))
@@ -28,7 +28,14 @@ enum ServeCommand {
               engine.batchWindow >= 0 else { throw UsageError("--max-batch, --kv-tokens and --ctx must be positive") }
         var limits = HTTPLimits()
         limits.maxBodyBytes = try a.int("max-body-bytes", default: limits.maxBodyBytes)
-        limits.maxConnections = UInt32(clamping: try a.int("max-connections", default: Int(limits.maxConnections)))
+        limits.maxConnections = try a.int("max-connections", default: limits.maxConnections)
+        limits.maxConnectionsPerAddress = try a.int("max-connections-per-address", default: limits.maxConnectionsPerAddress)
+        limits.headerTimeoutSeconds = try a.double("header-timeout", default: limits.headerTimeoutSeconds)
+        limits.bodyTimeoutSeconds = try a.double("body-timeout", default: limits.bodyTimeoutSeconds)
+        guard limits.maxConnections > 0, limits.maxConnectionsPerAddress > 0, limits.headerTimeoutSeconds > 0,
+              limits.bodyTimeoutSeconds > 0 else {
+            throw UsageError("--max-connections, --max-connections-per-address, --header-timeout and --body-timeout must be positive")
+        }
         limits.idleTimeoutSeconds = UInt32(clamping: try a.int("idle-timeout", default: Int(limits.idleTimeoutSeconds)))
         let grace = try a.double("shutdown-grace", default: 10)
         let keys: APIKeys?
@@ -80,6 +87,7 @@ enum ServeCommand {
         stop.wait()
         log("shutting down: finishing requests in flight for up to \(grace) s")
         http.stopAccepting()
+        batches.interruptRunners()
         served.get()?.shutdown(grace: grace)
         batches.waitForRunners(timeout: 5)
         // Let connection threads send the last events of cancelled streams.

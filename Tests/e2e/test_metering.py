@@ -55,7 +55,7 @@ def test_cancelled_streams_bill_the_tokens_produced(server):
         for _ in range(10):
             next(lines)
     deadline = time.time() + 15
-    while time.time() < deadline and not server.rows("request_id = ?", (request_id,)):
+    while time.time() < deadline and not server.rows("request_id = ? AND finish_reason != 'running'", (request_id,)):
         time.sleep(0.1)
     [row] = server.rows("request_id = ?", (request_id,))
     assert row["finish_reason"] == "cancelled" and 4 <= row["completion_tokens"] < 3000

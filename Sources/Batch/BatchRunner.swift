@@ -153,9 +153,10 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
             var request = HTTPRequest(method: "POST", path: line.url, headers: ["content-type": "application/json"], body: line.body)
             request.batchLine = BatchLineContext(batchID: batchID, customID: line.customID, owner: caller)
             var answer = api.handle(request)
-            // 503: shutting down, or the ledger cannot be written. Not this line's answer: wait, or leave it for a later run.
+            // 503 is not this line's answer: while the ledger cannot be written, wait for it; otherwise (the
+            // server is stopping or not ready) leave the line for a later run.
             while answer.status == 503 {
-                guard !lock.withLock({ cancelled }) else {
+                guard Self.isLedgerOutage(answer), !lock.withLock({ cancelled }) else {
                     interrupt()
                     return
                 }
@@ -170,6 +171,13 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
               body: String(decoding: body, as: UTF8.self),
               tokens: (headers["x-wafer-prompt-tokens"].flatMap(Int.init) ?? 0, headers["x-wafer-completion-tokens"].flatMap(Int.init) ?? 0),
               cost: headers["x-wafer-cost-usd"].flatMap { Decimal(string: $0) } ?? 0)
+    }
+
+    static func isLedgerOutage(_ response: HTTPResponse) -> Bool {
+        guard case .data(let body) = response.body,
+              let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
+              let error = object["error"] as? [String: Any] else { return false }
+        return error["code"] as? String == APIError.ledgerUnavailableCode
     }
 
     private func write(_ line: BatchLine, requestID: String, status: Int, body: String, tokens: (prompt: Int, completion: Int),

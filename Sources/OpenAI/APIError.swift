@@ -55,9 +55,12 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         APIError(status: 500, type: "server_error", message: message, code: "internal_error")
     }
 
-    public static func unavailable(_ message: String) -> APIError {
-        APIError(status: 503, type: "server_error", message: message, code: "service_unavailable", headers: ["Retry-After": "1"])
+    public static func unavailable(_ message: String, code: String = "service_unavailable") -> APIError {
+        APIError(status: 503, type: "server_error", message: message, code: code, headers: ["Retry-After": "1"])
     }
+
+    /// The ledger cannot be written: nothing is served until it can (a batch waits for it).
+    public static let ledgerUnavailableCode = "ledger_unavailable"
 
     /// A body that did not decode into a request: names the field at fault.
     public init(decoding error: Error) {

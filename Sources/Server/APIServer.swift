@@ -72,7 +72,8 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
         guard let meter else { return }
         let charge = job.charge([], meter: meter)
         do { try meter.ledger.record(job.ledgerRow([], charge: charge, status: 0, finishReason: LedgerRow.running)) } catch {
-            throw .unavailable("The ledger cannot be written (\(error)); requests are refused until it recovers.")
+            throw .unavailable("The ledger cannot be written (\(error)); requests are refused until it recovers.",
+                               code: APIError.ledgerUnavailableCode)
         }
     }
 
@@ -97,7 +98,8 @@ public final class APIServer: @unchecked Sendable {  // `model` is set once unde
             if let loadFailure = lock.withLock({ loadFailure }) { throw .unavailable("The model failed to load: \(loadFailure)") }
             guard model != nil else { throw .unavailable("The model is loading.") }
             if case .failed(let reason) = meter?.ledger.state {
-                throw .unavailable("The ledger cannot be written (\(reason)); requests are refused until it recovers.")
+                throw .unavailable("The ledger cannot be written (\(reason)); requests are refused until it recovers.",
+                                   code: APIError.ledgerUnavailableCode)
             }
             return .json(Data(#"{"status":"ok","ledger":"ok"}"#.utf8))
         case "/metrics":

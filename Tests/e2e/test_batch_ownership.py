@@ -75,14 +75,19 @@ def test_files_and_batches_are_the_owners(keyed, tmp_path):
     assert alice.files.content(f.id).read() == inp.read_bytes(), "bob's attempts changed nothing"
 
 
-def test_a_batch_that_keeps_killing_the_server_is_failed(tmp_path):
-    """kill -9 while the batch's first lines run, three times in a row: the next start fails it with the reason."""
+def start_long_batch(tmp_path, *args):
+    """A server running a batch whose lines each take seconds (so a stop lands before any is answered)."""
     inp = tmp_path / "in.jsonl"
     make_input(inp, 8, bad_every=0, max_tokens=400)
-    s = Server()
+    s = Server(*args)
     c = s.client()
     f = c.files.create(file=("in.jsonl", inp.read_bytes()), purpose="batch")
-    batch = c.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
+    return s, c.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
+
+
+def test_a_batch_that_keeps_killing_the_server_is_failed(tmp_path):
+    """kill -9 while the batch's first lines run, three times in a row: the next start fails it with the reason."""
+    s, batch = start_long_batch(tmp_path)
     data_dir = s.data_dir
     for _ in range(3):
         time.sleep(0.3)
@@ -99,12 +104,7 @@ def test_a_batch_that_keeps_killing_the_server_is_failed(tmp_path):
 
 
 def test_a_batch_stopped_cleanly_is_not_counted_as_a_crash(tmp_path):
-    inp = tmp_path / "in.jsonl"
-    make_input(inp, 8, bad_every=0, max_tokens=400)
-    s = Server("--shutdown-grace", "0")
-    c = s.client()
-    f = c.files.create(file=("in.jsonl", inp.read_bytes()), purpose="batch")
-    batch = c.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
+    s, batch = start_long_batch(tmp_path, "--shutdown-grace", "0")
     data_dir = s.data_dir
     for _ in range(4):
         time.sleep(0.3)

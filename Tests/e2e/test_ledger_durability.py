@@ -28,20 +28,14 @@ def small_disk():
 def fill(directory):
     """Writes zeros until the file system is full; returns the filler's path."""
     filler = os.path.join(directory, "filler")
-    with open(filler, "wb") as f:
+    for chunk in (65536, 512):
         try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
+            with open(filler, "ab") as f:
+                while True:
+                    f.write(b"\0" * chunk)
+                    f.flush()
         except OSError:
             pass
-    try:
-        with open(filler, "ab") as f:
-            while True:
-                f.write(b"\0" * 512)
-                f.flush()
-    except OSError:
-        pass
     return filler
 
 

@@ -20,6 +20,8 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-march=x86-64-v3", "-O3", "-ffp-contract=off"])]),
         .target(name: "AllocationCounter"),
         .target(name: "GGUF", swiftSettings: cpuFlags),
+        // The chat templates' language: our Jinja subset, standalone.
+        .target(name: "Jinja", swiftSettings: cpuFlags),
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: cpuFlags),
         .target(name: "Runtime", dependencies: ["GGUF", "CBLAS", "CKernels"], swiftSettings: cpuFlags),
         .target(name: "Engine", dependencies: ["Runtime", "Tokenizer"], swiftSettings: cpuFlags),
@@ -28,18 +30,22 @@ let package = Package(
         .target(name: "OpenAI", dependencies: ["Engine"], swiftSettings: cpuFlags),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "Metering", dependencies: ["OpenAI", "CSQLite"], swiftSettings: cpuFlags),
-        .target(name: "Server", dependencies: ["OpenAI", "Metering", "Engine", "Tokenizer", "Runtime", "CMicroHTTPD"],
-                swiftSettings: cpuFlags),
-        // Runs each line through the Server's API in-process: the same validation, engine path and metering as HTTP.
-        .target(name: "Batch", dependencies: ["Server", "Metering", "OpenAI"], swiftSettings: cpuFlags),
-        .executableTarget(name: "wafer", dependencies: ["GGUF", "Tokenizer", "Runtime", "Engine", "OpenAI", "Metering", "Server", "Batch"],
+        // One typed path from a request to the engine and back: prompts, validation, metering, responses.
+        .target(name: "Serving", dependencies: ["Engine", "Jinja", "Tokenizer", "OpenAI", "Metering"], swiftSettings: cpuFlags),
+        // The HTTP door onto Serving.
+        .target(name: "Server", dependencies: ["Serving", "OpenAI", "Metering", "Engine", "CMicroHTTPD"], swiftSettings: cpuFlags),
+        // The batch door: each line decoded once and run through Serving, as an HTTP request would be.
+        .target(name: "Batch", dependencies: ["Serving", "Metering", "OpenAI"], swiftSettings: cpuFlags),
+        .executableTarget(name: "wafer", dependencies: ["GGUF", "Jinja", "Tokenizer", "Runtime", "Engine", "OpenAI", "Metering", "Serving",
+                                                        "Server", "Batch"],
                           swiftSettings: cpuFlags),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: cpuFlags),
+        .testTarget(name: "JinjaTests", dependencies: ["Jinja"], swiftSettings: cpuFlags),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: cpuFlags),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Tokenizer", "GGUF"], swiftSettings: cpuFlags),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Runtime", "Tokenizer", "GGUF"], swiftSettings: cpuFlags),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "OpenAI", "Engine", "Metering"], swiftSettings: cpuFlags),
-        .testTarget(name: "BatchTests", dependencies: ["Batch", "Server"], swiftSettings: cpuFlags),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Tokenizer", "Jinja", "GGUF"], swiftSettings: cpuFlags),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Runtime", "Tokenizer", "Jinja", "GGUF"], swiftSettings: cpuFlags),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Serving", "OpenAI", "Engine", "Metering"], swiftSettings: cpuFlags),
+        .testTarget(name: "BatchTests", dependencies: ["Batch", "Serving"], swiftSettings: cpuFlags),
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "CSQLite"], swiftSettings: cpuFlags),
         // Runs the built `wafer` binary, so it depends on it to be built first.
         .testTarget(name: "WaferCLITests", dependencies: ["wafer"], swiftSettings: cpuFlags),

@@ -1,15 +1,15 @@
 import Foundation
 import Metering
 import OpenAI
-import Server
+import Serving
 
 /// The OpenAI Files and Batches API on `wafer serve`: uploads are kept in
 /// the data directory, each batch runs in the background through the same
 /// `BatchRunner` as `wafer batch` (behind interactive requests in the
 /// engine), and batches still running when the server stopped resume when it
 /// starts again.
-public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches` and `runners` under `lock`
-    let api: APIServer
+public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
+    let service: Service
     let files: URL
     let batchDirectory: URL
     let workers: Int
@@ -18,8 +18,8 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
     /// Runner threads still going; shutdown waits for them to record how their run ended.
     private let running = DispatchGroup()
 
-    public init(api: APIServer, dataDirectory: String, workers: Int) throws {
-        self.api = api
+    public init(service: Service, dataDirectory: String, workers: Int) throws {
+        self.service = service
         files = URL(fileURLWithPath: dataDirectory).appendingPathComponent("files")
         batchDirectory = URL(fileURLWithPath: dataDirectory).appendingPathComponent("batches")
         self.workers = max(1, workers)
@@ -46,42 +46,30 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
     /// After the engine has stopped: lets the runners save how their run ended.
     public func waitForRunners(timeout: Double) { _ = running.wait(timeout: .now() + timeout) }
 
-    public func respond(to request: HTTPRequest, path: String, caller: Caller) throws(APIError) -> HTTPResponse? {
-        let parts = path.split(separator: "/").map(String.init)  // ["v1", "files", id, "content"]
-        guard parts.count >= 2, ["files", "batches"].contains(parts[1]) else { return nil }
-        func method(_ allowed: String) throws(APIError) {
-            guard request.method == allowed else { throw .methodNotAllowed(request.method, path: path, allowed: [allowed]) }
-        }
-        switch (parts[1], parts.count) {
-        case ("files", 2):
-            if request.method == "GET" { return listFiles(caller) }
-            try method("POST")
-            return try upload(request, owner: caller)
-        case ("files", 3):
-            if request.method == "DELETE" { return try delete(file: parts[2], caller) }
-            try method("GET")
-            return .json(WireJSON.encode(try file(parts[2], caller).file))
-        case ("files", 4) where parts[3] == "content":
-            try method("GET")
-            let object = try file(parts[2], caller).file
-            guard let data = try? Data(contentsOf: files.appendingPathComponent(object.id)) else { throw .server("The file's content is missing.") }
-            return HTTPResponse(status: 200, headers: [("Content-Type", "application/octet-stream")], body: .data(data))
-        case ("batches", 2):
-            if request.method == "GET" {
-                let data = allBatches().filter { caller.canSee($0.owner) }.map(\.batch).sorted { $0.createdAt > $1.createdAt }.map(current)
-                return .json(WireJSON.encode(ListOf(data: data)))
-            }
-            try method("POST")
-            return try create(request, owner: caller)
-        case ("batches", 3):
-            try method("GET")
-            return .json(WireJSON.encode(current(try batch(parts[2], caller).batch)))
-        case ("batches", 4) where parts[3] == "cancel":
-            try method("POST")
-            return .json(WireJSON.encode(try cancel(parts[2], caller)))
-        default:
-            throw .notFound("Unknown route \(request.method) \(path).", code: "unknown_route")
-        }
+    /// The Files and Batches routes, for the server's route table.
+    public var routes: [APIRoute] {
+        [
+            APIRoute("GET", "/v1/files") { [unowned self] r in .encoded(ListOf(data: listFiles(r.caller))) },
+            APIRoute("POST", "/v1/files") { [unowned self] r throws(APIError) in .encoded(try upload(r)) },
+            APIRoute("GET", "/v1/files/{id}") { [unowned self] r throws(APIError) in .encoded(try file(r.parameters[0], r.caller).file) },
+            APIRoute("DELETE", "/v1/files/{id}") { [unowned self] r throws(APIError) in .encoded(try delete(file: r.parameters[0], r.caller)) },
+            APIRoute("GET", "/v1/files/{id}/content") { [unowned self] r throws(APIError) in
+                let object = try file(r.parameters[0], r.caller).file
+                guard let data = try? Data(contentsOf: files.appendingPathComponent(object.id)) else {
+                    throw .server("The file's content is missing.")
+                }
+                return .bytes(data, contentType: "application/octet-stream")
+            },
+            APIRoute("GET", "/v1/batches") { [unowned self] r in
+                .encoded(ListOf(data: allBatches().filter { r.caller.canSee($0.owner) }.map(\.batch)
+                    .sorted { $0.createdAt > $1.createdAt }.map(current)))
+            },
+            APIRoute("POST", "/v1/batches") { [unowned self] r throws(APIError) in .encoded(try create(r)) },
+            APIRoute("GET", "/v1/batches/{id}") { [unowned self] r throws(APIError) in
+                .encoded(current(try batch(r.parameters[0], r.caller).batch))
+            },
+            APIRoute("POST", "/v1/batches/{id}/cancel") { [unowned self] r throws(APIError) in .encoded(try cancel(r.parameters[0], r.caller)) },
+        ]
     }
 
     struct ListOf<T: Encodable>: Encodable {
@@ -92,27 +80,26 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
 
     // MARK: Files
 
-    private func upload(_ request: HTTPRequest, owner: Caller) throws(APIError) -> HTTPResponse {
-        guard let form = Multipart(body: request.body, contentType: request.headers["content-type"] ?? "") else {
+    private func upload(_ request: APIRouteRequest) throws(APIError) -> FileObject {
+        guard let form = Multipart(body: request.body, contentType: request.contentType) else {
             throw .invalidRequest("Upload the file as multipart/form-data with fields 'purpose' and 'file'.", code: "invalid_value")
         }
         guard let purpose = form.part("purpose").map({ String(decoding: $0.content, as: UTF8.self) }), purpose == "batch" else {
             throw .invalidRequest("purpose must be 'batch'.", param: "purpose", code: "invalid_value")
         }
         guard let content = form.part("file") else { throw .invalidRequest("Missing required parameter: 'file'.", param: "file") }
-        let object = try store(content.content, filename: content.filename ?? "upload.jsonl", purpose: purpose, owner: owner)
-        return .json(WireJSON.encode(object))
+        return try store(content.content, filename: content.filename ?? "upload.jsonl", purpose: purpose, owner: request.caller)
     }
 
     private func store(_ data: Data, filename: String, purpose: String, owner: Caller) throws(APIError) -> FileObject {
-        let object = FileObject(id: "file-" + APIServer.makeID(), bytes: data.count, createdAt: Wire.now, filename: filename, purpose: purpose)
+        let object = FileObject(id: "file-" + RequestContext.makeID(), bytes: data.count, createdAt: Wire.now, filename: filename, purpose: purpose)
         do {
             try data.write(to: files.appendingPathComponent(object.id), options: .atomic)
             try WireJSON.encode(StoredFile(file: object, owner: owner)).write(to: files.appendingPathComponent(object.id + ".json"),
                                                                              options: .atomic)
         } catch {
             // The error names our data directory; the client learns only that the write failed.
-            ServerLog.write("cannot store \(object.id): \(error)")
+            FileHandle.standardError.write(Data("wafer: cannot store \(object.id): \(error)\n".utf8))
             throw .server("The file could not be stored (the server's disk may be full).")
         }
         return object
@@ -127,20 +114,20 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         return stored
     }
 
-    private func listFiles(_ caller: Caller) -> HTTPResponse {
+    private func listFiles(_ caller: Caller) -> [FileObject] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: files.path)) ?? []
-        let objects = names.filter { $0.hasSuffix(".json") }.compactMap { name in
+        return names.filter { $0.hasSuffix(".json") }.compactMap { name in
             (try? Data(contentsOf: files.appendingPathComponent(name))).flatMap { Wire.decode(StoredFile.self, $0) }
         }.filter { caller.canSee($0.owner) }.map(\.file).sorted { $0.createdAt > $1.createdAt }
-        return .json(WireJSON.encode(ListOf(data: objects)))
     }
 
-    private func delete(file id: String, _ caller: Caller) throws(APIError) -> HTTPResponse {
+    struct Deleted: Encodable { let id: String; var object = "file"; var deleted = true }
+
+    private func delete(file id: String, _ caller: Caller) throws(APIError) -> Deleted {
         let object = try file(id, caller).file
         try? FileManager.default.removeItem(at: files.appendingPathComponent(object.id))
         try? FileManager.default.removeItem(at: files.appendingPathComponent(object.id + ".json"))
-        struct Deleted: Encodable { let id: String; var object = "file"; var deleted = true }
-        return .json(WireJSON.encode(Deleted(id: object.id)))
+        return Deleted(id: object.id)
     }
 
     /// Ids are ours ("file-…", "batch_…"): letters, digits, '-' and '_' only, so never a path.
@@ -150,7 +137,8 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
 
     // MARK: Batches
 
-    private func create(_ request: HTTPRequest, owner: Caller) throws(APIError) -> HTTPResponse {
+    private func create(_ request: APIRouteRequest) throws(APIError) -> BatchObject {
+        let owner = request.caller
         struct Create: Decodable {
             let input_file_id: String
             let endpoint: String
@@ -158,7 +146,7 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
             let metadata: [String: String]?
         }
         let body = try JSONDecoder.request(Create.self, from: request.body)
-        guard BatchLine.urls.contains(body.endpoint) else {
+        guard Endpoint(rawValue: body.endpoint) != nil else {
             throw .invalidRequest("endpoint must be /v1/chat/completions or /v1/completions.", param: "endpoint", code: "invalid_value")
         }
         guard body.completion_window == "24h" else {
@@ -167,13 +155,13 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         let input = try file(body.input_file_id, owner).file
         guard input.purpose == "batch" else { throw .invalidRequest("The input file's purpose is not 'batch'.", param: "input_file_id") }
         let now = Wire.now
-        let batch = BatchObject(id: "batch_" + APIServer.makeID(), endpoint: body.endpoint, inputFileId: input.id,
+        let batch = BatchObject(id: "batch_" + RequestContext.makeID(), endpoint: body.endpoint, inputFileId: input.id,
                                 completionWindow: "24h", status: "validating", createdAt: now, expiresAt: now + 86_400,
                                 metadata: body.metadata)
         let stored = StoredBatch(batch: batch, owner: owner)
         save(stored)
         start(stored)
-        return .json(WireJSON.encode(current(batch)))
+        return current(batch)
     }
 
     /// The batch `id` if `caller` may see it; otherwise the same 404 as for a batch that does not exist.
@@ -225,7 +213,7 @@ public final class BatchAPI: RouteExtension, @unchecked Sendable {  // `batches`
         let (output, errors) = paths(id)
         let runner: BatchRunner
         do {
-            runner = try BatchRunner(api: api, input: files.appendingPathComponent(s.batch.inputFileId).path, output: output,
+            runner = try BatchRunner(service: service, input: files.appendingPathComponent(s.batch.inputFileId).path, output: output,
                                      errors: errors, workers: workers, batchID: id, caller: s.owner,
                                      deadline: s.batch.expiresAt.map { Date(timeIntervalSince1970: Double($0)) })
         } catch {

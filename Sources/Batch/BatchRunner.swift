@@ -1,9 +1,9 @@
 import Foundation
 import Metering
 import OpenAI
-import Server
+import Serving
 
-/// Runs an OpenAI Batch API input file through the API in-process: every line
+/// Runs an OpenAI Batch API input file through the `Service`: every line
 /// takes the same path as an HTTP request (validation, the engine, metering
 /// under the batch's id), `workers` of them at once so the engine's
 /// continuous batching stays full. Output lines are written in completion
@@ -29,7 +29,7 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
         public var done: Int { succeeded + failed + invalid }
     }
 
-    let api: APIServer
+    let service: Service
     let input: String
     let output: AppendLog
     let errors: AppendLog
@@ -54,10 +54,10 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
     /// Lines are taken until `deadline` (the batch's completion window); those running then still finish.
     let deadline: Date?
 
-    public init(api: APIServer, input: String, output: String, errors: String, workers: Int, batchID: String? = nil,
+    public init(service: Service, input: String, output: String, errors: String, workers: Int, batchID: String? = nil,
                 caller: Caller = .anonymous, deadline: Date? = nil) throws {
         guard FileManager.default.isReadableFile(atPath: input) else { throw BatchError("cannot read \(input)") }
-        self.api = api
+        self.service = service
         self.input = input
         self.deadline = deadline
         self.caller = caller
@@ -71,9 +71,9 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
         reportedLines = reported.lines
         summary.skipped = done.customIDs.count + reported.lines.count
         summary.total = try LineReader.count(path: input)
-        let batchID = batchID ?? "batch_" + APIServer.makeID()
+        let batchID = batchID ?? "batch_" + RequestContext.makeID()
         self.batchID = batchID
-        do { answered = try api.meter.map { try LedgerReader.batchAnswers(path: $0.ledger.path, batchID: batchID) } ?? [:] } catch {
+        do { answered = try service.meter.map { try LedgerReader.batchAnswers(path: $0.ledger.path, batchID: batchID) } ?? [:] } catch {
             throw BatchError("cannot read the ledger: \(error)")
         }
     }
@@ -136,7 +136,7 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
 
     private func invalid(_ problem: BatchLine.Problem, line: Int) {
         let id = problem.customID.map(jsonString) ?? "null"
-        errors.append(#"{"id":"batch_req_\#(APIServer.makeID())","custom_id":\#(id),"line":\#(line),"response":null,"error":{"code":\#(jsonString(problem.code)),"message":\#(jsonString(problem.message))}}"#)
+        errors.append(#"{"id":"batch_req_\#(RequestContext.makeID())","custom_id":\#(id),"line":\#(line),"response":null,"error":{"code":\#(jsonString(problem.code)),"message":\#(jsonString(problem.message))}}"#)
         lock.withLock { summary.invalid += 1 }
     }
 
@@ -146,38 +146,47 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
                   tokens: (row.promptTokens, row.completionTokens), cost: row.costUSD)
             return
         }
-        let response: HTTPResponse
-        if line.streams {
-            response = APIServer.errorResponse(.invalidRequest("Streaming is not supported in batches.", param: "stream", code: "invalid_value"))
-        } else {
-            var request = HTTPRequest(method: "POST", path: line.url, headers: ["content-type": "application/json"], body: line.body)
-            request.batchLine = BatchLineContext(batchID: batchID, customID: line.customID, owner: caller)
-            var answer = api.handle(request)
-            // 503 is not this line's answer: while the ledger cannot be written, wait for it; otherwise (the
-            // server is stopping or not ready) leave the line for a later run.
-            while answer.status == 503 {
-                guard Self.isLedgerOutage(answer), !lock.withLock({ cancelled }) else {
-                    interrupt()
-                    return
-                }
-                Thread.sleep(forTimeInterval: 1)
-                answer = api.handle(request)
+        let context = RequestContext(batchLine: BatchLineContext(batchID: batchID, customID: line.customID, owner: caller))
+        var answer = run(line, context)
+        // 503 is not this line's answer: while the ledger cannot be written, wait for it; otherwise (the
+        // server is stopping or not ready) leave the line for a later run.
+        while case .failure(let error) = answer, error.status == 503 {
+            guard error.code == APIError.ledgerUnavailableCode, !lock.withLock({ cancelled }) else {
+                interrupt()
+                return
             }
-            response = answer
+            Thread.sleep(forTimeInterval: 1)
+            answer = run(line, context)
         }
-        guard case .data(let body) = response.body else { return }  // not streamed: refused above
-        let headers = Dictionary(response.headers.map { ($0.0.lowercased(), $0.1) }, uniquingKeysWith: { a, _ in a })
-        write(line, requestID: headers["x-request-id"] ?? APIServer.makeID(), status: response.status,
-              body: String(decoding: body, as: UTF8.self),
-              tokens: (headers["x-wafer-prompt-tokens"].flatMap(Int.init) ?? 0, headers["x-wafer-completion-tokens"].flatMap(Int.init) ?? 0),
-              cost: headers["x-wafer-cost-usd"].flatMap { Decimal(string: $0) } ?? 0)
+        switch answer {
+        case .success(let completed):
+            write(line, requestID: context.id, status: 200, body: String(decoding: completed.json, as: UTF8.self),
+                  tokens: (completed.charge?.promptTokens ?? 0, completed.charge?.completionTokens ?? 0), cost: completed.charge?.cost ?? 0)
+        case .failure(let error):
+            write(line, requestID: context.id, status: error.status, body: String(decoding: error.body, as: UTF8.self),
+                  tokens: (0, 0), cost: 0)
+        }
     }
 
-    static func isLedgerOutage(_ response: HTTPResponse) -> Bool {
-        guard case .data(let body) = response.body,
-              let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
-              let error = object["error"] as? [String: Any] else { return false }
-        return error["code"] as? String == APIError.ledgerUnavailableCode
+    private func run(_ line: BatchLine, _ context: RequestContext) -> Result<CompletedResponse, APIError> {
+        do {
+            let generation: Generation
+            switch line.request {
+            case .failure(let error):
+                service.refused(error, endpoint: line.endpoint, context: context)
+                return .failure(error)
+            case .success(let request) where request.streams:  // refused as the Batch API refuses it, before the API
+                return .failure(.invalidRequest("Streaming is not supported in batches.", param: "stream", code: "invalid_value"))
+            case .success(.chat(let request)):
+                generation = try service.chat(request, context: context)
+            case .success(.completion(let request)):
+                generation = try service.completion(request, context: context)
+            }
+            guard case .completed(let completed) = generation else { return .failure(.server("A batch line streamed.")) }
+            return .success(completed)
+        } catch {
+            return .failure(error)
+        }
     }
 
     private func write(_ line: BatchLine, requestID: String, status: Int, body: String, tokens: (prompt: Int, completion: Int),

@@ -77,32 +77,19 @@ public final class Engine: @unchecked Sendable {
     @discardableResult
     public func submit(_ request: GenerationRequest,
                        onEvent: @escaping @Sendable (GenerationEvent) -> Void) throws(EngineError) -> RequestHandle {
-        guard (1...128).contains(request.choices) else { throw .invalidChoices(request.choices) }
-        if let m = request.maxTokens, m < 1 { throw .invalidMaxTokens(m) }
-        do { try request.sampling.validate(vocabularySize: model.config.vocabularySize) } catch { throw .invalidSampling(error) }
-        if let bad = request.prompt.first(where: { $0 < 0 || Int($0) >= model.config.vocabularySize }) {
-            throw .tokenOutOfVocabulary(token: bad, vocabularySize: model.config.vocabularySize)
-        }
-        let maxTokens = request.maxTokens ?? limits.context
-        let perChoice = try limits.reservation(promptTokens: request.prompt.count, maxTokens: maxTokens)
-        guard perChoice * request.choices <= limits.kvTokens else {
-            throw .exceedsKVBudget(tokens: perChoice * request.choices, budget: limits.kvTokens)
-        }
+        try validate(request)
         let baseSeed = request.sampling.seed ?? UInt64.random(in: .min ... .max)
 
         lock.lock()
         defer { lock.unlock() }
         guard acceptsWork else { throw .shuttingDown }
-        guard scheduler.waitingCount + request.choices <= limits.maxQueue else { throw .queueFull(waiting: scheduler.waitingCount) }
         let id = nextRequestID
+        let sequences = try scheduler.submit(firstID: nextSequenceID, prompt: request.prompt, maxTokens: request.maxTokens ?? limits.context,
+                                             choices: request.choices, background: request.isBackground)
         nextRequestID += 1
+        nextSequenceID += sequences.count
         let state = RequestState(id: id, request: request, onEvent: onEvent)
-        var first: ScheduledSequence?
-        for index in 0..<request.choices {
-            let sequence = try scheduler.submit(id: nextSequenceID, prompt: request.prompt, maxTokens: maxTokens, sibling: first,
-                                                background: request.isBackground)
-            nextSequenceID += 1
-            first = first ?? sequence
+        for (index, sequence) in sequences.enumerated() {
             var sampling = request.sampling
             sampling.seed = baseSeed &+ UInt64(index)
             let choice = ChoiceState(index: index, requestID: id, sequence: sequence,
@@ -114,6 +101,22 @@ public final class Engine: @unchecked Sendable {
         counters.promptTokens += request.prompt.count
         lock.broadcast()
         return RequestHandle(id: id, engine: self)
+    }
+
+    /// Every check of a request that does not depend on the engine's load: the
+    /// one definition of a valid request (the API calls it before metering, and
+    /// `submit` again). The queue and the KV budget are the scheduler's.
+    public func validate(_ request: GenerationRequest) throws(EngineError) {
+        guard (1...128).contains(request.choices) else { throw .invalidChoices(request.choices) }
+        if let m = request.maxTokens {
+            guard m >= 1 else { throw .invalidMaxTokens(m) }
+            guard m <= limits.context else { throw .maxTokensBeyondContext(m, context: limits.context) }
+        }
+        do { try request.sampling.validate(vocabularySize: model.config.vocabularySize) } catch { throw .invalidSampling(error) }
+        if let bad = request.prompt.first(where: { $0 < 0 || Int($0) >= model.config.vocabularySize }) {
+            throw .tokenOutOfVocabulary(token: bad, vocabularySize: model.config.vocabularySize)
+        }
+        _ = try limits.reservation(promptTokens: request.prompt.count, maxTokens: request.maxTokens ?? limits.context, choices: request.choices)
     }
 
     /// `submit` as an async stream; ending the iteration early cancels the request.

@@ -7,6 +7,7 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     case invalidSampling(SamplingError)
     case invalidChoices(Int)
     case invalidMaxTokens(Int)
+    case maxTokensBeyondContext(Int, context: Int)
     case tokenOutOfVocabulary(token: Int32, vocabularySize: Int)
     case shuttingDown
 
@@ -19,6 +20,7 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
         case .invalidSampling(let error): error.description
         case .invalidChoices(let n): "n must be between 1 and 128, got \(n)"
         case .invalidMaxTokens(let n): "max_tokens must be at least 1, got \(n)"
+        case .maxTokensBeyondContext(let n, let context): "max_tokens must be at most the context of \(context) tokens, got \(n)"
         case .tokenOutOfVocabulary(let token, let size): "token id \(token) is outside the vocabulary of \(size)"
         case .shuttingDown: "the server is shutting down"
         }
@@ -28,7 +30,7 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     public var parameter: String? {
         switch self {
         case .promptTooLong, .emptyPrompt, .tokenOutOfVocabulary: "prompt"
-        case .exceedsKVBudget, .invalidMaxTokens: "max_tokens"
+        case .exceedsKVBudget, .invalidMaxTokens, .maxTokensBeyondContext: "max_tokens"
         case .invalidSampling(let error): error.field
         case .invalidChoices: "n"
         case .queueFull, .shuttingDown: nil

@@ -14,14 +14,15 @@ public struct SchedulerLimits: Sendable, Equatable {
 
     public init() {}
 
-    /// The KV positions a request reserves at admission: its prompt plus every
-    /// token it may generate. Refuses a request that could never run.
-    public func reservation(promptTokens: Int, maxTokens: Int) throws(EngineError) -> Int {
+    /// The KV positions each choice of a request reserves at admission: its
+    /// prompt plus every token it may generate. Refuses a request that could
+    /// never run (its choices' KV must fit at once).
+    public func reservation(promptTokens: Int, maxTokens: Int, choices: Int = 1) throws(EngineError) -> Int {
         guard promptTokens > 0 else { throw .emptyPrompt }
         guard promptTokens < context else { throw .promptTooLong(tokens: promptTokens, context: context) }
         // The prompt's room in the context bounds `maxTokens` first, so no sum can overflow.
         let reservation = promptTokens + min(max(maxTokens, 1), context - promptTokens)
-        guard reservation <= kvTokens else { throw .exceedsKVBudget(tokens: reservation, budget: kvTokens) }
+        guard reservation * choices <= kvTokens else { throw .exceedsKVBudget(tokens: reservation * choices, budget: kvTokens) }
         return reservation
     }
 }
@@ -99,13 +100,30 @@ public struct Scheduler {
 
     /// Queues a request, or refuses it at once if it can never run or the queue is full.
     /// `sibling`: an earlier choice of the same request whose prompt KV this one will copy.
-    /// Interactive requests queue ahead of every background (batch) one.
     public mutating func submit(id: Int, prompt: [Int32], maxTokens: Int, sibling: ScheduledSequence? = nil,
                                 background: Bool = false) throws(EngineError) -> ScheduledSequence {
         let reservation = try limits.reservation(promptTokens: prompt.count, maxTokens: maxTokens)
         guard waiting.count < limits.maxQueue else { throw .queueFull(waiting: waiting.count) }
-        let sequence = ScheduledSequence(id: id, prompt: prompt, reservation: reservation, sibling: sibling, isBackground: background)
-        let position = background ? waiting.count : waiting.firstIndex { $0.isBackground } ?? waiting.count
+        return enqueue(ScheduledSequence(id: id, prompt: prompt, reservation: reservation, sibling: sibling, isBackground: background))
+    }
+
+    /// Queues the `choices` sequences of one request (ids `firstID`...), all or
+    /// none: the later ones copy the first one's prompt KV once it is computed.
+    public mutating func submit(firstID: Int, prompt: [Int32], maxTokens: Int, choices: Int,
+                                background: Bool = false) throws(EngineError) -> [ScheduledSequence] {
+        let reservation = try limits.reservation(promptTokens: prompt.count, maxTokens: maxTokens, choices: choices)
+        guard waiting.count + choices <= limits.maxQueue else { throw .queueFull(waiting: waiting.count) }
+        var sequences: [ScheduledSequence] = []
+        for index in 0..<choices {
+            sequences.append(enqueue(ScheduledSequence(id: firstID + index, prompt: prompt, reservation: reservation,
+                                                       sibling: sequences.first, isBackground: background)))
+        }
+        return sequences
+    }
+
+    /// Interactive requests queue ahead of every background (batch) one.
+    private mutating func enqueue(_ sequence: ScheduledSequence) -> ScheduledSequence {
+        let position = sequence.isBackground ? waiting.count : waiting.firstIndex { $0.isBackground } ?? waiting.count
         waiting.insert(sequence, at: position)
         return sequence
     }

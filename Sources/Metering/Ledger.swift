@@ -1,5 +1,23 @@
 import CSQLite
+import Engine
 import Foundation
+
+/// How a request ended, as the ledger's `finish_reason` column keeps it. A
+/// request's row moves forward once: `running` (reserved at admission) to how
+/// it ended; `refused` requests never ran; `interrupted` ones were running
+/// when the process died.
+public enum RequestOutcome: String, Sendable, Equatable, CaseIterable {
+    case running, stop, length, cancelled, error, refused, interrupted
+
+    public init(_ reason: FinishReason) {
+        switch reason {
+        case .stop: self = .stop
+        case .length: self = .length
+        case .cancelled: self = .cancelled
+        case .error: self = .error
+        }
+    }
+}
 
 /// One metered request, as the ledger keeps it.
 public struct LedgerRow: Sendable, Equatable {
@@ -18,19 +36,16 @@ public struct LedgerRow: Sendable, Equatable {
     public var costUSD: Decimal
     public var timeToFirstToken: Double?
     public var duration: Double
-    public var finishReason: String
+    public var outcome: RequestOutcome
     public var batchID: String?
     /// A batch line's custom_id; its request id is `LedgerRow.batchLineID` of the two.
     public var customID: String?
     /// A batch line's response body, so a resumed line reuses its answer instead of running (and billing) again.
     public var response: String?
 
-    /// The finish reason of a row reserved at admission and not yet finished.
-    public static let running = "running"
-
     public init(requestID: String, createdAt: Double, keyName: String, tier: String, model: String, route: String, status: Int,
                 promptTokens: Int, cachedTokens: Int, completionTokens: Int, ratePerMillion: Decimal, costUSD: Decimal,
-                timeToFirstToken: Double?, duration: Double, finishReason: String, batchID: String? = nil,
+                timeToFirstToken: Double?, duration: Double, outcome: RequestOutcome, batchID: String? = nil,
                 customID: String? = nil, response: String? = nil) {
         self.requestID = requestID
         self.createdAt = createdAt
@@ -46,7 +61,7 @@ public struct LedgerRow: Sendable, Equatable {
         self.costUSD = costUSD
         self.timeToFirstToken = timeToFirstToken
         self.duration = duration
-        self.finishReason = finishReason
+        self.outcome = outcome
         self.batchID = batchID
         self.customID = customID
         self.response = response
@@ -142,7 +157,10 @@ public final class Ledger: @unchecked Sendable {  // SQLite handles are used by 
             try Self.exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
             try Self.migrate(db)
             // Rows reserved by a process that died before finishing them: no response was acknowledged.
-            try Self.exec(db, "UPDATE requests SET finish_reason = 'interrupted' WHERE finish_reason = '\(LedgerRow.running)'")
+            try Self.exec(db, """
+                UPDATE requests SET finish_reason = '\(RequestOutcome.interrupted.rawValue)'
+                WHERE finish_reason = '\(RequestOutcome.running.rawValue)'
+                """)
             let names = Self.columns.joined(separator: ", ")
             let values = Self.columns.indices.map { "?\($0 + 1)" }.joined(separator: ", ")
             let updates = Self.columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
@@ -239,7 +257,7 @@ public final class Ledger: @unchecked Sendable {  // SQLite handles are used by 
                 wafer_sqlite_bind_text(upsert, 12, Cost.text(row.costUSD))
                 if let ttft = row.timeToFirstToken { sqlite3_bind_double(upsert, 13, ttft) } else { sqlite3_bind_null(upsert, 13) }
                 sqlite3_bind_double(upsert, 14, row.duration)
-                wafer_sqlite_bind_text(upsert, 15, row.finishReason)
+                wafer_sqlite_bind_text(upsert, 15, row.outcome.rawValue)
                 for (index, value) in [(16, row.batchID), (17, row.customID), (18, row.response)] {
                     if let value { wafer_sqlite_bind_text(upsert, Int32(index), value) } else { sqlite3_bind_null(upsert, Int32(index)) }
                 }

@@ -133,7 +133,7 @@ public enum LedgerReader {
         var answers: [String: LedgerRow] = [:]
         try query(path, """
             SELECT \(columns) FROM requests WHERE batch_id = ?1 AND custom_id IS NOT NULL AND response IS NOT NULL
-                AND finish_reason != '\(LedgerRow.running)'
+                AND finish_reason != '\(RequestOutcome.running.rawValue)'
             """) { wafer_sqlite_bind_text($0, 1, batchID) } each: { answers[$0.customID!] = $0 }
         return answers
     }
@@ -161,7 +161,7 @@ public enum LedgerReader {
                 cachedTokens: Int(sqlite3_column_int64(statement, 8)), completionTokens: Int(sqlite3_column_int64(statement, 9)),
                 ratePerMillion: Decimal(string: text(10)) ?? 0, costUSD: Decimal(string: text(11)) ?? 0,
                 timeToFirstToken: sqlite3_column_type(statement, 12) == SQLITE_NULL ? nil : sqlite3_column_double(statement, 12),
-                duration: sqlite3_column_double(statement, 13), finishReason: text(14),
+                duration: sqlite3_column_double(statement, 13), outcome: RequestOutcome(rawValue: text(14)) ?? .error,
                 batchID: optionalText(15), customID: optionalText(16), response: optionalText(17)))
         }
     }

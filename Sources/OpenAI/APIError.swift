@@ -63,10 +63,11 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let ledgerUnavailableCode = "ledger_unavailable"
 
     /// A body that did not decode into a request: names the field at fault.
-    public init(decoding error: Error) {
+    /// `under`: how many keys of the coding path lead to the request (a batch line's `body`), left out of the name.
+    public init(decoding error: Error, under depth: Int = 0) {
         func path(_ codingPath: [CodingKey]) -> String? {
             var text = ""
-            for key in codingPath {
+            for key in codingPath.dropFirst(depth) {
                 if let index = key.intValue { text += "[\(index)]" } else { text += text.isEmpty ? key.stringValue : ".\(key.stringValue)" }
             }
             return text.isEmpty ? nil : text
@@ -81,7 +82,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
             let name = path(context.codingPath)
             self = .invalidRequest("Invalid type for '\(name ?? "body")': expected \(Self.describe(type)).", param: name,
                                    code: "invalid_type")
-        case DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty:
+        case DecodingError.dataCorrupted(let context) where context.codingPath.count > depth:
             let name = path(context.codingPath)
             self = .invalidRequest("Invalid value for '\(name ?? "body")': \(context.debugDescription)", param: name, code: "invalid_value")
         default:

@@ -1,10 +1,10 @@
 import Engine
 
 extension GenerationFields {
-    /// The engine's sampling parameters for these fields; an out-of-range
-    /// value is a 400 naming the field. `topLogprobs`: alternatives per token,
-    /// nil when no logprobs were asked for.
-    public func samplingParameters(topLogprobs: Int?, vocabularySize: Int) throws(APIError) -> SamplingParameters {
+    /// The engine request for one prompt. Only conversions here: ranges are
+    /// the engine's to check (`Engine.validate`), and its refusal names the field.
+    /// `topLogprobs`: alternatives per token, nil when no logprobs were asked for.
+    public func generationRequest(prompt: [Int32], topLogprobs: Int?) throws(APIError) -> GenerationRequest {
         var p = SamplingParameters()
         if let temperature { p.temperature = Float(temperature) }
         if let topP { p.topP = Float(topP) }
@@ -24,51 +24,31 @@ extension GenerationFields {
                 p.logitBias[token] = Float(bias)
             }
         }
-        do { try p.validate(vocabularySize: vocabularySize) } catch {
-            throw .invalidRequest(error.description, param: error.field, code: "invalid_value")
-        }
-        return p
-    }
-
-    /// `n`, checked.
-    public func choices() throws(APIError) -> Int {
-        let n = n ?? 1
-        guard (1...128).contains(n) else { throw .invalidRequest("n must be between 1 and 128, got \(n).", param: "n", code: "invalid_value") }
-        return n
-    }
-
-    /// `max_tokens` / `max_completion_tokens`, checked; nil = up to the context.
-    /// More than the context is refused, as OpenAI refuses more than a model's
-    /// output limit; a prompt that leaves less room ends with `length` there.
-    public func tokenLimit(context: Int) throws(APIError) -> Int? {
-        guard let maxTokens else { return nil }
-        guard (1...context).contains(maxTokens) else {
-            throw .invalidRequest("\(maxTokensField) must be between 1 and the context of \(context) tokens, got \(maxTokens).",
-                                  param: maxTokensField, code: "invalid_value")
-        }
-        return maxTokens
-    }
-
-    /// `stop`, checked: at most 16 strings.
-    public func stopStrings() throws(APIError) -> [String] {
-        let values = stop?.values ?? []
-        guard values.count <= 16 else { throw .invalidRequest("stop may hold at most 16 strings.", param: "stop", code: "invalid_value") }
-        return values
+        let stops = stop?.values ?? []
+        guard stops.count <= 16 else { throw .invalidRequest("stop may hold at most 16 strings.", param: "stop", code: "invalid_value") }
+        return GenerationRequest(prompt: prompt, sampling: p, maxTokens: maxTokens, stop: stops, choices: n ?? 1,
+                                 ignoreEndOfTurn: ignoreEOS ?? false)
     }
 }
 
 extension APIError {
-    /// How an engine refusal reaches the client.
-    public init(_ error: EngineError) {
+    /// How an engine refusal reaches the client. `fields` renames the engine's
+    /// field names where the request spelled them otherwise (e.g. `max_completion_tokens`).
+    public init(_ error: EngineError, fields: [String: String] = [:]) {
+        let param = error.parameter.map { fields[$0] ?? $0 }
         switch error {
         case .queueFull:
             self = .overloaded("The server is at capacity: \(error.description).", retryAfterSeconds: 1)
         case .shuttingDown:
             self = .unavailable("The server is shutting down.")
         case .promptTooLong, .exceedsKVBudget:
-            self = .invalidRequest(error.description, param: error.parameter, code: "context_length_exceeded")
+            self = .invalidRequest(error.description, param: param, code: "context_length_exceeded")
         default:
-            self = .invalidRequest(error.description, param: error.parameter, code: "invalid_value")
+            var message = error.description
+            if let spelled = error.parameter.flatMap({ fields[$0] }) {
+                message = message.replacingOccurrences(of: error.parameter!, with: spelled)
+            }
+            self = .invalidRequest(message, param: param, code: "invalid_value")
         }
     }
 }

@@ -71,7 +71,7 @@ public struct ServerError: Error, CustomStringConvertible {
 }
 
 /// What the daemon keeps for one request between its calls to the access handler.
-final class RequestContext {
+final class UploadState {
     var body = Data()
     var limit = 0
     var tooLarge = false
@@ -82,7 +82,7 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
     guard let connection, let uploadSize, let context else { return .NO }
     // First call: headers only. Refuse a declared oversized body before reading it.
     guard let existing = context.pointee else {
-        let request = RequestContext()
+        let request = UploadState()
         context.pointee = Unmanaged.passRetained(request).toOpaque()
         server.connections.headersReceived(connection)
         request.limit = server.limits.bodyLimit(path: url.map { String(cString: $0) } ?? "/")
@@ -91,7 +91,7 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         }
         return .YES
     }
-    let request = Unmanaged<RequestContext>.fromOpaque(existing).takeUnretainedValue()
+    let request = Unmanaged<UploadState>.fromOpaque(existing).takeUnretainedValue()
     if uploadSize.pointee > 0 {
         if !request.tooLarge, let uploadData {
             if request.body.count + uploadSize.pointee > request.limit {
@@ -123,7 +123,7 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
 private let requestCompleted: MHD_RequestCompletedCallback = { cls, connection, context, _ in
     if let connection { Unmanaged<HTTPServer>.fromOpaque(cls!).takeUnretainedValue().connections.responded(connection) }
     guard let context, let pointer = context.pointee else { return }
-    Unmanaged<RequestContext>.fromOpaque(pointer).release()
+    Unmanaged<UploadState>.fromOpaque(pointer).release()
     context.pointee = nil
 }
 

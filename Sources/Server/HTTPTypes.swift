@@ -1,5 +1,4 @@
 import Foundation
-import Metering
 
 /// A request as the routes see it: the library has parsed the protocol, the body is whole.
 public struct HTTPRequest: Sendable {
@@ -13,8 +12,6 @@ public struct HTTPRequest: Sendable {
     public var bodyTooLarge = false
     /// Lets a handler that waits (on the engine) notice the client hanging up.
     public var peer: PeerWatch
-    /// Set by the batch runner (never from the wire): the line this request answers.
-    public var batchLine: BatchLineContext?
 
     public init(method: String, path: String, headers: [String: String] = [:], query: [String: String] = [:],
                 body: Data = Data(), peer: PeerWatch = PeerWatch(fd: -1)) {
@@ -25,20 +22,6 @@ public struct HTTPRequest: Sendable {
         self.body = body
         self.peer = peer
     }
-}
-
-/// A batch line run in-process: metered under its batch, as the batch's
-/// owner, with a request id that is the same on every run of the batch.
-public struct BatchLineContext: Sendable {
-    public var batchID: String
-    public var customID: String
-    public var owner: Caller
-    public init(batchID: String, customID: String, owner: Caller) {
-        self.batchID = batchID
-        self.customID = customID
-        self.owner = owner
-    }
-    public var requestID: String { LedgerRow.batchLineID(batchID: batchID, customID: customID) }
 }
 
 /// A response: a whole body, or a stream the connection's thread pulls from.

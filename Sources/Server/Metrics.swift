@@ -1,5 +1,6 @@
 import Foundation
 import Engine
+import Serving
 
 extension APIServer {
     /// `/metrics` in Prometheus' text format: the engine's counters and
@@ -22,13 +23,13 @@ extension APIServer {
             for (labels, value) in samples { out += "wafer_\(name)_bucket\(labels) \(value)\n" }
             out += "wafer_\(name)_bucket{le=\"+Inf\"} \(h.count)\nwafer_\(name)_sum \(h.sum)\nwafer_\(name)_count \(h.count)\n"
         }
-        out += "# HELP wafer_up 1 when the model is loaded and the engine runs.\n# TYPE wafer_up gauge\nwafer_up \(model == nil ? 0 : 1)\n"
+        out += "# HELP wafer_up 1 when the model is loaded and the engine runs.\n# TYPE wafer_up gauge\nwafer_up \(service.model == nil ? 0 : 1)\n"
         if let ledger = meter?.ledger {
             let up = ledger.state == .ok ? 1 : 0
             out += "# HELP wafer_ledger_up 1 when the ledger takes writes; 0 while it fails (requests are refused).\n"
             out += "# TYPE wafer_ledger_up gauge\nwafer_ledger_up \(up)\n"
         }
-        if let m = model?.engine.metrics() {
+        if let m = service.model?.engine.metrics() {
             histogram("time_to_first_token_seconds", "Submission to first generated token.", m.timeToFirstToken)
             histogram("inter_token_latency_seconds", "Time between consecutive tokens of a sequence.", m.interTokenLatency)
             histogram("request_latency_seconds", "Submission to the end of a request.", m.requestLatency)

@@ -6,17 +6,8 @@ extension APIServer {
     /// `GET /v1/usage?from=YYYY-MM-DD&to=YYYY-MM-DD&group_by=key|model|day|month` (to is exclusive;
     /// defaults: this month so far, by key) and `GET /v1/usage/requests/{id}`. Admin keys see
     /// every key's rows, others their own.
-    func usage(_ request: HTTPRequest, path: String, caller: Caller) throws(APIError) -> HTTPResponse {
-        guard let meter else { throw .notFound("This server keeps no ledger.", code: "no_ledger") }
-        if path.hasPrefix("/v1/usage/requests/") {
-            let id = String(path.dropFirst("/v1/usage/requests/".count))
-            let row: LedgerRow?
-            do { row = try LedgerReader.row(path: meter.ledger.path, requestID: id) } catch { throw .server("\(error)") }
-            guard let row, caller.isAdmin || row.keyName == caller.name else {
-                throw .notFound("No request '\(id)' in the ledger for this key.", param: "id", code: "request_not_found")
-            }
-            return .json(WireJSON.encode(LedgerRowView(row)))
-        }
+    func usage(_ request: HTTPRequest, caller: Caller) throws(APIError) -> HTTPResponse {
+        let meter = try ledgerKept()
         let now = Date().timeIntervalSince1970
         let from = try Self.day(request.query["from"], param: "from") ?? Self.startOfMonth(now)
         let to = try Self.day(request.query["to"], param: "to") ?? now + 1
@@ -28,6 +19,22 @@ extension APIServer {
                                          groupBy: grouping, prices: meter.prices)
             return .json(WireJSON.encode(report))
         } catch { throw .server("\(error)") }
+    }
+
+    /// `GET /v1/usage/requests/{id}`: one row, if the caller may see it.
+    func usageRow(_ id: String, caller: Caller) throws(APIError) -> HTTPResponse {
+        let meter = try ledgerKept()
+        let row: LedgerRow?
+        do { row = try LedgerReader.row(path: meter.ledger.path, requestID: id) } catch { throw .server("\(error)") }
+        guard let row, caller.canSee(Caller(name: row.keyName, tier: .onDemand)) else {
+            throw .notFound("No request '\(id)' in the ledger for this key.", param: "id", code: "request_not_found")
+        }
+        return .json(WireJSON.encode(LedgerRowView(row)))
+    }
+
+    private func ledgerKept() throws(APIError) -> Meter {
+        guard let meter else { throw .notFound("This server keeps no ledger.", code: "no_ledger") }
+        return meter
     }
 
     /// A UTC date (YYYY-MM-DD) as Unix seconds at its midnight.
@@ -72,7 +79,7 @@ struct LedgerRowView: Encodable {
         costUsd = r.costUSD
         timeToFirstToken = r.timeToFirstToken
         duration = r.duration
-        finishReason = r.finishReason
+        finishReason = r.outcome.rawValue
         batchId = r.batchID
     }
 }

@@ -9,7 +9,7 @@ struct UsageError: Error, CustomStringConvertible {
 /// The options of one subcommand: `--name value`, `--name=value` and bare `--flag`.
 struct Arguments {
     private(set) var positional: [String] = []
-    private var values: [String: String] = [:]
+    private var values: [String: [String]] = [:]
     private var flags: Set<String> = []
 
     init(_ args: ArraySlice<String>, valued: Set<String>, flags allowedFlags: Set<String> = []) throws(UsageError) {
@@ -25,7 +25,7 @@ struct Arguments {
                 flags.insert(name)
             } else if valued.contains(name) {
                 guard let value = inline ?? rest.popFirst() else { throw UsageError("--\(name) needs a value") }
-                values[name] = value
+                values[name, default: []].append(value)
             } else {
                 throw UsageError("unknown option --\(name)")
             }
@@ -33,16 +33,19 @@ struct Arguments {
     }
 
     func has(_ flag: String) -> Bool { flags.contains(flag) }
-    func string(_ name: String) -> String? { values[name] }
+    /// The option's value (the last, if given more than once).
+    func string(_ name: String) -> String? { values[name]?.last }
+    /// Every value of a repeatable option, in order.
+    func strings(_ name: String) -> [String] { values[name] ?? [] }
 
     func int(_ name: String, default fallback: Int) throws(UsageError) -> Int {
-        guard let text = values[name] else { return fallback }
+        guard let text = string(name) else { return fallback }
         guard let v = Int(text) else { throw UsageError("--\(name) expects an integer, got '\(text)'") }
         return v
     }
 
     func double(_ name: String, default fallback: Double) throws(UsageError) -> Double {
-        guard let text = values[name] else { return fallback }
+        guard let text = string(name) else { return fallback }
         guard let v = Double(text), v.isFinite else { throw UsageError("--\(name) expects a number, got '\(text)'") }
         return v
     }

@@ -2,7 +2,7 @@ import Foundation
 import Batch
 import Engine
 import Metering
-import Server
+import Serving
 
 /// `wafer batch INPUT.jsonl -o OUTPUT.jsonl`: an OpenAI Batch API file through
 /// the engine at full continuous-batching throughput, resumable.
@@ -20,10 +20,10 @@ enum BatchCommand {
         let (prices, ledger) = try openMeter(pricesPath: a.string("prices"), ledgerPath: a.string("ledger") ?? "data/ledger.db")
         defer { ledger.close() }
 
-        let api = APIServer(keys: nil, bodyLimit: Int.max, meter: Meter(prices: prices, ledger: ledger))
+        let service = Service(meter: Meter(prices: prices, ledger: ledger))
         let runner: BatchRunner
         do {
-            runner = try BatchRunner(api: api, input: input, output: output, errors: errors, workers: maxBatch,
+            runner = try BatchRunner(service: service, input: input, output: output, errors: errors, workers: maxBatch,
                                      batchID: try batchID(output: output))
         } catch {
             throw UsageError("\(error)")
@@ -37,7 +37,7 @@ enum BatchCommand {
         let engine = Engine(model: session.model, tokenizer: session.tokenizer, configuration: configuration)
         defer { engine.shutdown() }
         let id = a.string("model-id") ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        api.ready(ServedModel(id: id, engine: engine, tokenizer: session.tokenizer, template: session.template))
+        service.ready(ServedModel(id: id, engine: engine, tokenizer: session.tokenizer, template: session.template))
 
         let progress = ProgressReporter(runner: runner)
         progress.start()

@@ -1,12 +1,11 @@
 import Foundation
 import Engine
-import Runtime
-import Tokenizer
 
-/// `wafer generate --prompt TEXT | --chat TEXT`: streams a completion to stdout.
+/// `wafer generate --prompt TEXT | --chat TEXT`: streams a completion to stdout,
+/// through the engine as the server runs requests (sampling, stop strings, end of turn).
 enum GenerateCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
-        let a = try Arguments(args, valued: ["model", "prompt", "chat", "max-tokens", "temperature", "seed", "precision"])
+        let a = try Arguments(args, valued: ["model", "prompt", "chat", "max-tokens", "temperature", "top-p", "seed", "precision", "stop"])
         let text: String, chat: Bool
         switch (a.string("prompt"), a.string("chat")) {
         case (let p?, nil): (text, chat) = (p, false)
@@ -14,34 +13,37 @@ enum GenerateCommand {
         default: throw UsageError("give exactly one of --prompt TEXT or --chat TEXT")
         }
         let maxTokens = try a.int("max-tokens", default: 128)
-        let temperature = try a.double("temperature", default: 0)
         guard maxTokens >= 0 else { throw UsageError("--max-tokens must not be negative") }
-        let parameters = SamplingParameters(temperature: Float(temperature), seed: UInt64(truncatingIfNeeded: try a.int("seed", default: 0)))
-        do { try parameters.validate(vocabularySize: Int.max) } catch { throw UsageError(error.description) }
-        var sampler = Sampler(parameters: parameters, fallbackSeed: 0)
+        let sampling = SamplingParameters(temperature: Float(try a.double("temperature", default: 0)),
+                                          topP: Float(try a.double("top-p", default: 1)),
+                                          seed: UInt64(truncatingIfNeeded: try a.int("seed", default: 0)))
 
         let session = try ModelSession(path: a.string("model") ?? defaultModelPath(), precision: try parsePrecision(a.string("precision")))
         let prompt = try session.promptTokens(text: text, chat: chat)
-        let model = session.model
-        let capacity = min(model.config.contextLength, prompt.count + maxTokens)
-        guard prompt.count < capacity || maxTokens == 0 else {
-            throw UsageError("prompt of \(prompt.count) tokens fills the model's context of \(model.config.contextLength)")
+        guard maxTokens > 0 else {
+            print()
+            return 0
         }
-        let cache = model.makeCache(capacity: capacity)
-        var detokenizer = StreamingDetokenizer(tokenizer: session.tokenizer)
+        let engine = Engine(model: session.model, tokenizer: session.tokenizer)
+        defer { engine.shutdown() }
+        let request = GenerationRequest(prompt: prompt, sampling: sampling, maxTokens: maxTokens, stop: a.strings("stop"))
+        do { try engine.validate(request) } catch { throw UsageError(error.description) }
         let out = FileHandle.standardOutput
-        var history = TokenHistory(prompt: prompt)
-        var logits = try model.forward([SequenceInput(cache: cache, tokens: prompt, kind: .prompt)])
-        for step in 0..<maxTokens {
-            let next = logits.withUnsafeBufferPointer { sampler.sample(logits: $0, history: history) }.id
-            history.append(next)
-            if session.tokenizer.endOfTurnIDs.contains(next) { break }
-            out.write(Data(detokenizer.append(next).utf8))
-            if step + 1 < maxTokens, cache.length < cache.capacity {
-                logits = try model.forward([SequenceInput(cache: cache, tokens: [next], kind: .generated)])
-            } else { break }
+        let done = DispatchSemaphore(value: 0)
+        let failure = Locked<String?>(nil)
+        try engine.submit(request) { event in
+            switch event {
+            case .piece(let piece): out.write(Data(piece.text.utf8))
+            case .finished(let result):
+                failure.set(result.error)
+                done.signal()
+            }
         }
-        out.write(Data((detokenizer.flush() + "\n").utf8))
+        done.wait()
+        out.write(Data("\n".utf8))
+        if let error = failure.get() { throw GenerateError(description: "the model failed: \(error)") }
         return 0
     }
+
+    struct GenerateError: Error, CustomStringConvertible { let description: String }
 }

@@ -1,5 +1,7 @@
 import GGUF
+import Jinja
 import Runtime
+import Serving
 import Tokenizer
 
 /// A loaded model with its tokenizer and chat template: what the commands share.
@@ -20,11 +22,7 @@ struct ModelSession {
     func promptTokens(text: String, chat: Bool) throws -> [Int32] {
         guard chat else { return tokenizer.encode(text) }
         guard let template else { throw UsageError("the model has no chat template; use --prompt") }
-        let rendered = try template.render(messages: [ChatMessage(role: "user", content: text)], addGenerationPrompt: true,
-                                           bosToken: tokenizer.bosID.map(tokenizer.tokenText) ?? "",
-                                           eosToken: tokenizer.eosID.map(tokenizer.tokenText) ?? "")
-        // The template writes BOS itself where the model wants it.
-        return tokenizer.encode(rendered, addBOS: false, parseSpecial: true)
+        return try tokenizer.chatPrompt(template, [ChatMessage(role: "user", content: text)])
     }
 }
 

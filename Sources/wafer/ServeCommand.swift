@@ -3,13 +3,15 @@ import Batch
 import Engine
 import Metering
 import Server
+import Serving
 
 /// `wafer serve`: the OpenAI-compatible HTTP API on one resident model.
 enum ServeCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
         let a = try Arguments(args, valued: ["model", "model-id", "host", "port", "precision", "max-batch", "max-queue", "kv-tokens",
                                              "ctx", "batch-window-ms", "api-keys", "max-body-bytes", "max-connections",
-                                             "max-connections-per-address", "header-timeout", "body-timeout", "idle-timeout", "shutdown-grace", "prices", "ledger", "data-dir", "kv"],
+                                             "max-connections-per-address", "header-timeout", "body-timeout", "idle-timeout", "shutdown-grace", "prices", "ledger", "data-dir", "kv",
+                                             "model-alias", "cors-origin"],
                               flags: ["no-prefix-cache"])
         let path = a.string("model") ?? defaultModelPath()
         let precision = try parsePrecision(a.string("precision"))
@@ -43,13 +45,14 @@ enum ServeCommand {
 
         let dataDirectory = a.string("data-dir") ?? "data"
         let (prices, ledger) = try openMeter(pricesPath: a.string("prices"), ledgerPath: a.string("ledger") ?? dataDirectory + "/ledger.db")
-        let api = APIServer(keys: keys, bodyLimit: limits.maxBodyBytes, meter: Meter(prices: prices, ledger: ledger))
+        let service = Service(meter: Meter(prices: prices, ledger: ledger))
+        let api = APIServer(keys: keys, bodyLimit: limits.maxBodyBytes, service: service, corsOrigin: a.string("cors-origin"))
         // Batches take half the batch slots at most, so interactive requests always find room.
         let batches: BatchAPI
-        do { batches = try BatchAPI(api: api, dataDirectory: dataDirectory, workers: max(1, engine.limits.maxBatch / 2)) } catch {
+        do { batches = try BatchAPI(service: service, dataDirectory: dataDirectory, workers: max(1, engine.limits.maxBatch / 2)) } catch {
             throw UsageError("cannot use the data directory \(dataDirectory): \(error)")
         }
-        api.register(batches)
+        api.register(batches.routes)
         let http = HTTPServer(limits: limits) { api.handle($0) }
         do { try http.start(host: host, port: UInt16(port)) } catch { throw UsageError("\(error)") }
         log("listening on http://\(host):\(http.port) (loading \(path))")
@@ -65,11 +68,12 @@ enum ServeCommand {
                 let engineInstance = Engine(model: session.model, tokenizer: session.tokenizer, configuration: configuration)
                 served.set(engineInstance)
                 let id = a.string("model-id") ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-                api.ready(ServedModel(id: id, engine: engineInstance, tokenizer: session.tokenizer, template: session.template))
+                service.ready(ServedModel(id: id, aliases: a.strings("model-alias"), engine: engineInstance, tokenizer: session.tokenizer,
+                                          template: session.template))
                 batches.resumeUnfinished()
                 log("ready: model '\(id)' (\(precision.rawValue) precision, context \(engineInstance.limits.context))")
             } catch {
-                api.failedToLoad("\(error)")
+                service.failedToLoad("\(error)")
                 log("error: \(error)")
                 exitCode.set(1)
                 stop.signal()

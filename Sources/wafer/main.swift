@@ -6,12 +6,14 @@ usage: wafer COMMAND [OPTIONS]
   serve [--model PATH] [--host 127.0.0.1] [--port 8080] [--model-id ID] [--precision full|native] [--api-keys FILE]
         [--max-batch 32] [--max-queue 256] [--kv-tokens N] [--ctx N] [--batch-window-ms MS] [--no-prefix-cache]
         [--max-body-bytes N] [--max-connections 512] [--max-connections-per-address 256] [--header-timeout 10]
-        [--body-timeout 120] [--idle-timeout 60] [--shutdown-grace S]
+        [--body-timeout 120] [--idle-timeout 60] [--shutdown-grace S] [--model-alias NAME ...] [--cors-origin ORIGIN]
         [--kv f32|f16] [--prices FILE] [--data-dir data (uploads, batches)] [--ledger PATH (default DATA-DIR/ledger.db)]
-  batch INPUT.jsonl -o OUTPUT.jsonl [--errors ERRORS.jsonl] [--model PATH] [--max-batch 32] [--ledger PATH] [--prices FILE]
+  batch INPUT.jsonl -o OUTPUT.jsonl [--errors ERRORS.jsonl] [--model PATH] [--model-id ID] [--max-batch 32] [--ctx N]
+        [--precision full|native] [--ledger PATH] [--prices FILE]
   usage [--month 2026-11] [--db data/ledger.db] [--format table|json|csv] [--group-by key|model|day|month] [--prices FILE]
   plan --tokens N --prompt-tokens P --completion-tokens C [--concurrency N] [--throughput TOK/S] [--daily-tokens N] [--prices FILE]
-  generate --prompt TEXT | --chat TEXT [--model PATH] [--max-tokens N] [--temperature T] [--seed S] [--precision full|native]
+  generate --prompt TEXT | --chat TEXT [--model PATH] [--max-tokens N] [--temperature T] [--top-p P] [--seed S]
+        [--stop TEXT ...] [--precision full|native]
   tokenize [--model PATH] [--no-bos] [--no-special] [--ids] TEXT
   info [PATH]
   bench [--model PATH] [--precision full|native] [--kv f32|f16] [--prompt-tokens N] [--decode-tokens N] [--repeat N] [--json]
@@ -29,10 +31,28 @@ let commands: [String: (ArraySlice<String>) throws -> Int32] = [
     "bench": BenchCommand.run,
 ]
 
+/// The usage lines of one command (its first line and the indented lines under it).
+func help(for command: String) -> String {
+    var lines: [Substring] = []
+    for line in usage.split(separator: "\n") {
+        if line.hasPrefix("  \(command) ") || line == "  \(command)" {
+            lines.append(line)
+        } else if !lines.isEmpty {
+            guard line.hasPrefix("    ") else { break }
+            lines.append(line)
+        }
+    }
+    return "usage: wafer " + lines.map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "\n    ")
+}
+
 let arguments = CommandLine.arguments.dropFirst()
 guard let name = arguments.first, let command = commands[name] else {
     FileHandle.standardError.write(Data((usage + "\n").utf8))
     exit(arguments.first.map { ["help", "--help", "-h"].contains($0) } == true ? 0 : 2)
+}
+if arguments.dropFirst().contains(where: { $0 == "--help" || $0 == "-h" }) {
+    print(help(for: name))
+    exit(0)
 }
 do {
     exit(try command(arguments.dropFirst()))

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import Batch
-import Server
+import Serving
 
 /// The runner's file handling without a model: the API answers 503 (loading) to anything that reaches it.
 struct BatchRunnerTests {
@@ -17,7 +17,7 @@ struct BatchRunnerTests {
         let dir = try Self.directory()
         let input = dir.appendingPathComponent("in.jsonl")
         try Data((Self.line + "\n").utf8).write(to: input)
-        let runner = try BatchRunner(api: APIServer(keys: nil, bodyLimit: 1 << 20, meter: nil), input: input.path,
+        let runner = try BatchRunner(service: Service(meter: nil), input: input.path,
                                      output: dir.appendingPathComponent("out.jsonl").path, errors: dir.appendingPathComponent("err.jsonl").path,
                                      workers: 2, deadline: Date(timeIntervalSinceNow: -1))
         let summary = runner.run()
@@ -28,7 +28,7 @@ struct BatchRunnerTests {
         let dir = try Self.directory()
         let input = dir.appendingPathComponent("in.jsonl"), output = dir.appendingPathComponent("out.jsonl")
         try Data((Self.line + "\n{broken\n").utf8).write(to: input)
-        let runner = try BatchRunner(api: APIServer(keys: nil, bodyLimit: 1 << 20, meter: nil), input: input.path,
+        let runner = try BatchRunner(service: Service(meter: nil), input: input.path,
                                      output: output.path, errors: dir.appendingPathComponent("err.jsonl").path, workers: 1)
         let summary = runner.run()
         #expect(summary.interrupted)

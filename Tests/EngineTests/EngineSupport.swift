@@ -2,6 +2,7 @@ import Foundation
 import Engine
 import GGUF
 import Runtime
+import Jinja
 import Tokenizer
 
 /// Model-level tests need a release build: a debug build runs the forward pass

@@ -59,7 +59,7 @@ struct LedgerTests {
         LedgerRow(requestID: id, createdAt: 1_790_000_000, keyName: key, tier: "on-demand", model: "m", route: "/v1/chat/completions",
                   status: 200, promptTokens: tokens, cachedTokens: 0, completionTokens: 1, ratePerMillion: Decimal(string: "0.5")!,
                   costUSD: Cost.of(tokens: tokens + 1, perMillion: Decimal(string: "0.5")!), timeToFirstToken: 0.01, duration: 0.02,
-                  finishReason: "stop")
+                  outcome: .stop)
     }
 
     /// Reads one integer with a separate connection, as another process would.
@@ -118,7 +118,7 @@ struct LedgerTests {
         let path = Self.temporaryPath()
         let ledger = try Ledger(path: path)
         var reserved = Self.row("a", tokens: 7)
-        reserved.finishReason = LedgerRow.running
+        reserved.outcome = .running
         reserved.completionTokens = 0
         try ledger.record(reserved)
         #expect(Self.scalar(path, "SELECT count(*) FROM requests WHERE finish_reason = 'running'") == 1)

@@ -1,6 +1,7 @@
 import Foundation
 import GGUF
 import Runtime
+import Jinja
 import Tokenizer
 
 /// Model-level tests need a release build: a debug build runs the forward pass

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Runtime
+import Jinja
 import Tokenizer
 
 /// Greedy decoding of the default model against llama.cpp and against an

@@ -19,7 +19,7 @@ struct WireTypeTests {
         #expect(r.fields.maxTokens == 7, "max_completion_tokens wins over the deprecated max_tokens")
         #expect(r.fields.stop?.values == ["END"])
         #expect(r.fields.streamOptions?.includeUsage == true)
-        let p = try r.fields.samplingParameters(topLogprobs: nil, vocabularySize: 10)
+        let p = try r.fields.generationRequest(prompt: [1], topLogprobs: nil).sampling
         #expect(p.seed == UInt64.max && p.logitBias == [5: -100] && p.topK == 4)
     }
 
@@ -56,13 +56,16 @@ struct WireTypeTests {
     @Test func outOfRangeValuesNameTheField() throws {
         let r = try decode(ChatCompletionRequest.self, #"{"model":"m","messages":[],"top_p":0,"logit_bias":{"x":1}}"#)
         #expect(throws: APIError.invalidRequest("logit_bias keys must be token ids, got 'x'.", param: "logit_bias", code: "invalid_value")) {
-            try r.fields.samplingParameters(topLogprobs: nil, vocabularySize: 10)
+            try r.fields.generationRequest(prompt: [1], topLogprobs: nil)
         }
+        // Ranges are the engine's to check; its refusal reaches the client naming the field.
         let bad = try decode(ChatCompletionRequest.self, #"{"model":"m","messages":[],"top_p":0}"#)
+        let sampling = try bad.fields.generationRequest(prompt: [1], topLogprobs: nil).sampling
         do {
-            _ = try bad.fields.samplingParameters(topLogprobs: nil, vocabularySize: 10)
+            try sampling.validate(vocabularySize: 10)
             Issue.record("top_p 0 accepted")
-        } catch { #expect(error.param == "top_p") }
+        } catch { #expect(APIError(EngineError.invalidSampling(error)).param == "top_p") }
+        #expect(APIError(EngineError.invalidMaxTokens(0), fields: ["max_tokens": "max_completion_tokens"]).param == "max_completion_tokens")
     }
 
     @Test func engineRefusalsMapToStatuses() {

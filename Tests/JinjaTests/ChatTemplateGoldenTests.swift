@@ -1,5 +1,5 @@
 import Testing
-import Tokenizer
+import Jinja
 
 /// One rendering whose expected bytes came from Python jinja2 under Hugging
 /// Face's settings (see Tests/Fixtures/templates/README.md).

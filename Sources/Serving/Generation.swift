@@ -5,16 +5,13 @@ import OpenAI
 
 /// One chat or completion request, turned into engine requests (one per
 /// prompt, each with `n` choices) plus what the response needs to know.
-struct GenerationJob {
+struct GenerationPlan {
     enum Kind { case chat, completion }
 
     let kind: Kind
-    let id: String
     let model: ServedModel
-    let caller: Caller
-    let route: String
-    private(set) var batchID: String?
-    private(set) var customID: String?
+    let context: RequestContext
+    let endpoint: Endpoint
     private(set) var parts: [GenerationRequest]
     let choicesPerPart: Int
     let stream: Bool
@@ -25,40 +22,47 @@ struct GenerationJob {
     let echo: [String]?
     let created = Int(Date().timeIntervalSince1970)
 
-    /// Batch lines are metered under their batch and run behind interactive requests.
-    mutating func setBatch(_ line: BatchLineContext?) {
-        batchID = line?.batchID
-        customID = line?.customID
-        for i in parts.indices { parts[i].isBackground = line != nil }
-    }
-
+    var id: String { context.id }
+    var caller: Caller { context.caller }
     var responseID: String { (kind == .chat ? "chatcmpl-" : "cmpl-") + id }
 
-    /// Shared by both routes: the engine request for one prompt.
-    static func part(_ prompt: [Int32], fields: GenerationFields, topLogprobs: Int?, model: ServedModel) throws(APIError) -> GenerationRequest {
-        let sampling = try fields.samplingParameters(topLogprobs: topLogprobs, vocabularySize: model.tokenizer.vocabularySize)
-        return GenerationRequest(prompt: prompt, sampling: sampling, maxTokens: try fields.tokenLimit(context: model.engine.limits.context), stop: try fields.stopStrings(),
-                                 choices: try fields.choices(), ignoreEndOfTurn: fields.ignoreEOS ?? false)
+    init(kind: Kind, model: ServedModel, context: RequestContext, parts: [GenerationRequest], fields: GenerationFields,
+         logprobs: Int?, echo: [String]?) {
+        self.kind = kind
+        self.model = model
+        self.context = context
+        endpoint = kind == .chat ? .chatCompletions : .completions
+        // Batch lines run behind interactive requests.
+        self.parts = parts.map { var p = $0; p.isBackground = context.batchLine != nil; return p }
+        choicesPerPart = parts[0].choices
+        stream = fields.stream ?? false
+        includeUsage = fields.streamOptions?.includeUsage ?? false
+        self.logprobs = logprobs
+        self.echo = echo
     }
 
-    static func chat(_ body: Data, model: ServedModel, id: String, caller: Caller, route: String) throws(APIError) -> GenerationJob {
-        let request = try JSONDecoder.request(ChatCompletionRequest.self, from: body)
-        guard request.model == model.id else { throw APIServer.unknownModel(request.model) }
+    /// Every part checked by the engine's own rules, before anything is metered or queued.
+    /// `fields`: the engine's names for what this request spelled otherwise.
+    static func validate(_ parts: [GenerationRequest], on model: ServedModel, fields: [String: String]) throws(APIError) {
+        for part in parts {
+            do { try model.engine.validate(part) } catch { throw APIError(error, fields: fields) }
+        }
+    }
+
+    static func chat(_ request: ChatCompletionRequest, model: ServedModel, context: RequestContext) throws(APIError) -> GenerationPlan {
         if request.topLogprobs != nil, request.logprobs != true {
             throw .invalidRequest("top_logprobs needs logprobs set to true.", param: "top_logprobs", code: "invalid_value")
         }
         let topLogprobs = request.logprobs == true ? (request.topLogprobs ?? 0) : nil
-        let part = try part(try model.chatPrompt(request.messages), fields: request.fields, topLogprobs: topLogprobs, model: model)
-        return GenerationJob(kind: .chat, id: id, model: model, caller: caller, route: route, parts: [part], choicesPerPart: part.choices,
-                             stream: request.fields.stream ?? false, includeUsage: request.fields.streamOptions?.includeUsage ?? false,
-                             logprobs: topLogprobs, echo: nil)
+        let part = try request.fields.generationRequest(prompt: try model.chatPrompt(request.messages), topLogprobs: topLogprobs)
+        try validate([part], on: model, fields: ["max_tokens": request.fields.maxTokensField])
+        return GenerationPlan(kind: .chat, model: model, context: context, parts: [part], fields: request.fields,
+                              logprobs: topLogprobs, echo: nil)
     }
 
-    static func completion(_ body: Data, model: ServedModel, id: String, caller: Caller, route: String) throws(APIError) -> GenerationJob {
-        let request = try JSONDecoder.request(CompletionRequest.self, from: body)
-        guard request.model == model.id else { throw APIServer.unknownModel(request.model) }
+    static func completion(_ request: CompletionRequest, model: ServedModel, context: RequestContext) throws(APIError) -> GenerationPlan {
         let prompts: [[Int32]]
-        var texts: [String]
+        let texts: [String]
         switch request.prompt {
         case .texts(let strings):
             prompts = strings.map { model.tokenizer.encode($0) }
@@ -69,28 +73,15 @@ struct GenerationJob {
         }
         guard !prompts.isEmpty else { throw .invalidRequest("prompt must not be empty.", param: "prompt", code: "invalid_value") }
         guard prompts.count <= 128 else { throw .invalidRequest("prompt may hold at most 128 prompts.", param: "prompt", code: "invalid_value") }
-        if let logprobs = request.logprobs, !(0...20).contains(logprobs) {
-            throw .invalidRequest("logprobs must be between 0 and 20, got \(logprobs).", param: "logprobs", code: "invalid_value")
-        }
         let parts = try prompts.map { (p: [Int32]) throws(APIError) in
-            try part(p, fields: request.fields, topLogprobs: request.logprobs, model: model)
+            try request.fields.generationRequest(prompt: p, topLogprobs: request.logprobs)
         }
-        if request.echo != true { texts = [] }
-        return GenerationJob(kind: .completion, id: id, model: model, caller: caller, route: route, parts: parts,
-                             choicesPerPart: parts[0].choices,
-                             stream: request.fields.stream ?? false, includeUsage: request.fields.streamOptions?.includeUsage ?? false,
-                             logprobs: request.logprobs, echo: request.echo == true ? texts : nil)
+        try validate(parts, on: model, fields: ["max_tokens": request.fields.maxTokensField, "top_logprobs": "logprobs"])
+        return GenerationPlan(kind: .completion, model: model, context: context, parts: parts, fields: request.fields,
+                              logprobs: request.logprobs, echo: request.echo == true ? texts : nil)
     }
 
     // MARK: Building responses
-
-    static func finishReason(_ reason: FinishReason) -> String {
-        switch reason {
-        case .stop, .cancelled: "stop"
-        case .length: "length"
-        case .error: "error"
-        }
-    }
 
     /// Prompt tokens billed: the finished parts', or before any has run (the reserved row) every part's.
     func promptTokens(_ results: [GenerationResult]) -> Int {
@@ -111,19 +102,20 @@ struct GenerationJob {
     }
 
     /// The request's ledger row; `response` is kept for batch lines (a resumed line reuses it).
-    func ledgerRow(_ results: [GenerationResult], charge: Charge?, status: Int, finishReason: String? = nil,
+    func ledgerRow(_ results: [GenerationResult], charge: Charge?, status: Int, outcome: RequestOutcome? = nil,
                    response: Data? = nil) -> LedgerRow {
         let usage = usage(results, charge: charge), time = timeInfo(results)
         let reasons = results.flatMap { $0.choices.map(\.finishReason) }
-        let reason = finishReason ?? (results.contains { $0.error != nil } ? FinishReason.error
-            : reasons.contains(.cancelled) ? .cancelled : reasons.first ?? .error).rawValue
+        let ended = results.contains { $0.error != nil } ? FinishReason.error
+            : reasons.contains(.cancelled) ? .cancelled : reasons.first ?? .error
         return LedgerRow(requestID: id, createdAt: time.created, keyName: caller.name, tier: caller.tier.rawValue, model: model.id,
-                         route: route, status: status, promptTokens: usage.promptTokens,
+                         route: endpoint.rawValue, status: status, promptTokens: usage.promptTokens,
                          cachedTokens: usage.promptTokensDetails.cachedTokens, completionTokens: usage.completionTokens,
                          ratePerMillion: charge?.ratePerMillion ?? 0, costUSD: charge?.cost ?? 0,
                          timeToFirstToken: results.compactMap(\.timing.timeToFirstToken).min(), duration: time.totalTime,
-                         finishReason: reason, batchID: batchID, customID: customID,
-                         response: batchID == nil ? nil : response.map { String(decoding: $0, as: UTF8.self) })
+                         outcome: outcome ?? RequestOutcome(ended), batchID: context.batchLine?.batchID,
+                         customID: context.batchLine?.customID,
+                         response: context.batchLine == nil ? nil : response.map { String(decoding: $0, as: UTF8.self) })
     }
 
     /// The parts ran side by side, so the request's times are the longest of theirs.
@@ -160,7 +152,7 @@ struct GenerationJob {
     }
 
     /// The whole response of a non-streamed request.
-    func body(_ results: [GenerationResult], charge: Charge?) -> Data {
+    func body(_ results: [GenerationResult], charge: Charge?) -> ResponseBody {
         let usage = usage(results, charge: charge), timeInfo = timeInfo(results)
         switch kind {
         case .chat:
@@ -168,11 +160,11 @@ struct GenerationJob {
                 result.choices.map { c in
                     ChatCompletion.Choice(index: p * choicesPerPart + c.index, message: .init(content: c.text),
                                           logprobs: logprobs == nil ? nil : chatLogprobs(c.tokens),
-                                          finishReason: Self.finishReason(c.finishReason))
+                                          finishReason: c.finishReason.openAI)
                 }
             }
-            return WireJSON.encode(ChatCompletion(id: responseID, created: created, model: model.id, choices: choices,
-                                                  usage: usage, timeInfo: timeInfo))
+            return .chat(ChatCompletion(id: responseID, created: created, model: model.id, choices: choices, usage: usage,
+                                        timeInfo: timeInfo))
         case .completion:
             let choices = results.enumerated().flatMap { p, result in
                 result.choices.map { c in
@@ -180,11 +172,11 @@ struct GenerationJob {
                     return TextCompletion.Choice(text: prefix + c.text, index: p * choicesPerPart + c.index,
                                                  logprobs: logprobs == nil ? nil
                                                      : completionLogprobs(c.tokens, offset: prefix.unicodeScalars.count),
-                                                 finishReason: Self.finishReason(c.finishReason))
+                                                 finishReason: c.finishReason.openAI)
                 }
             }
-            return WireJSON.encode(TextCompletion(id: responseID, created: created, model: model.id, choices: choices,
-                                                  usage: usage, timeInfo: timeInfo))
+            return .text(TextCompletion(id: responseID, created: created, model: model.id, choices: choices, usage: usage,
+                                        timeInfo: timeInfo))
         }
     }
 }

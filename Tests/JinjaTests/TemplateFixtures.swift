@@ -1,5 +1,5 @@
 import Foundation
-import Tokenizer
+import Jinja
 
 /// Loads Tests/Fixtures/templates (made by reference/make_template_goldens.py).
 enum TemplateFixtures {

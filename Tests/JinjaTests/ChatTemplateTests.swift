@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Tokenizer
+import Jinja
 
 private func render(_ source: String, _ messages: [ChatMessage] = [], addGenerationPrompt: Bool = false,
                     extra: [String: TemplateValue] = [:]) throws(TemplateError) -> String

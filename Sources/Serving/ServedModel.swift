@@ -1,5 +1,6 @@
 import Foundation
 import Engine
+import Jinja
 import OpenAI
 import Tokenizer
 
@@ -7,20 +8,26 @@ import Tokenizer
 public final class ServedModel: Sendable {
     /// The name clients put in `model`.
     public let id: String
+    /// Other names it answers to (`--model-alias`), for clients that send a fixed model name.
+    public let aliases: [String]
     public let engine: Engine
     public let tokenizer: Tokenizer
     public let template: ChatTemplate?
     public let created: Int
 
-    public init(id: String, engine: Engine, tokenizer: Tokenizer, template: ChatTemplate?) {
+    public init(id: String, aliases: [String] = [], engine: Engine, tokenizer: Tokenizer, template: ChatTemplate?) {
         self.id = id
+        self.aliases = aliases
         self.engine = engine
         self.tokenizer = tokenizer
         self.template = template
         created = Int(Date().timeIntervalSince1970)
     }
 
-    func object(price: Decimal?) -> ModelObject {
+    public func answers(to name: String) -> Bool { name == id || aliases.contains(name) }
+
+    /// The object `/v1/models` lists.
+    public func object(price: Decimal?) -> ModelObject {
         ModelObject(id: id, created: created, ownedBy: "wafer", contextLength: engine.limits.context, priceUsdPerMtok: price)
     }
 
@@ -31,16 +38,9 @@ public final class ServedModel: Sendable {
             throw .invalidRequest("The model has no chat template; use /v1/completions.", param: "messages", code: "no_chat_template")
         }
         guard !messages.isEmpty else { throw .invalidRequest("messages must not be empty.", param: "messages", code: "invalid_value") }
-        let rendered: String
-        do {
-            rendered = try template.render(messages: messages.map { ChatMessage(role: $0.role, content: $0.content) },
-                                           addGenerationPrompt: true,
-                                           bosToken: tokenizer.bosID.map(tokenizer.tokenText) ?? "",
-                                           eosToken: tokenizer.eosID.map(tokenizer.tokenText) ?? "")
-        } catch {
+        do { return try tokenizer.chatPrompt(template, messages.map { ChatMessage(role: $0.role, content: $0.content) }) } catch {
             throw .invalidRequest("The chat template rejected the messages: \(error)", param: "messages", code: "invalid_value")
         }
-        return tokenizer.encode(rendered, addBOS: false, parseSpecial: true)
     }
 
     /// A token's text and bytes as logprobs report them.

@@ -2,7 +2,7 @@ import Foundation
 import Engine
 
 /// Gathers the engine's events for the parts of one HTTP request (one per
-/// prompt) so the connection's thread can wait on them; cancels them all if
+/// prompt) so the caller's thread can wait on them; cancels them all if
 /// the client goes away.
 final class GenerationWaiter: @unchecked Sendable {  // all state under `condition`
     private let condition = NSCondition()
@@ -58,7 +58,7 @@ final class GenerationWaiter: @unchecked Sendable {  // all state under `conditi
     }
 
     /// Waits for every part to finish, cancelling them if the client hangs up; returns each part's result.
-    func results(watching peer: PeerWatch) -> [GenerationResult?] {
+    func results(watching client: any ClientPresence) -> [GenerationResult?] {
         var results: [GenerationResult?] = Array(repeating: nil, count: handles.count)
         var cancelled = false
         var lastCheck = Date()
@@ -67,7 +67,7 @@ final class GenerationWaiter: @unchecked Sendable {  // all state under `conditi
             // Pieces keep arriving while the client may be gone: look at the socket every 100 ms regardless.
             if !cancelled, Date().timeIntervalSince(lastCheck) >= 0.1 {
                 lastCheck = Date()
-                if peer.hasHungUp {
+                if client.hasLeft {
                     cancelled = true
                     cancel()
                 }

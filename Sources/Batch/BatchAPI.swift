@@ -29,9 +29,9 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
     /// Restarts the batches that were running when the server last stopped (call once the model is ready).
     public func resumeUnfinished() {
         for stored in allBatches() where stored.batch.isActive {
-            if stored.batch.status == "cancelling" {
+            if stored.batch.status == .cancelling {
                 var b = stored
-                finish(&b, status: "cancelled")
+                finish(&b, status: .cancelled)
             } else {
                 start(stored)
             }
@@ -156,7 +156,7 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
         guard input.purpose == "batch" else { throw .invalidRequest("The input file's purpose is not 'batch'.", param: "input_file_id") }
         let now = Wire.now
         let batch = BatchObject(id: "batch_" + RequestContext.makeID(), endpoint: body.endpoint, inputFileId: input.id,
-                                completionWindow: "24h", status: "validating", createdAt: now, expiresAt: now + 86_400,
+                                completionWindow: "24h", status: .validating, createdAt: now, expiresAt: now + 86_400,
                                 metadata: body.metadata)
         let stored = StoredBatch(batch: batch, owner: owner)
         save(stored)
@@ -218,7 +218,7 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
                                      deadline: s.batch.expiresAt.map { Date(timeIntervalSince1970: Double($0)) })
         } catch {
             s.batch.errors = .init(data: [.init(code: "invalid_input_file", message: "\(error)")])
-            finish(&s, status: "failed")
+            finish(&s, status: .failed)
             return
         }
         let answered = runner.progress.skipped
@@ -228,12 +228,12 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
                 "The server stopped \(s.stalledStarts) times in a row while running this batch, each time before another line "
                     + "was answered; it was not resumed again. Lines answered so far are in the output file.")])
             s.batch.requestCounts = Self.counts(runner.progress)
-            finish(&s, status: "failed")
+            finish(&s, status: .failed)
             return
         }
         s.answeredAtStart = answered
         s.runEnded = false
-        s.batch.status = "in_progress"
+        s.batch.status = .inProgress
         s.batch.inProgressAt = s.batch.inProgressAt ?? Wire.now
         save(s)
         lock.withLock { runners[id] = runner }
@@ -252,12 +252,12 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
                 return
             }
             done.batch.requestCounts = Self.counts(summary)
-            finish(&done, status: done.batch.status == "cancelling" ? "cancelled" : summary.expired ? "expired" : "completed")
+            finish(&done, status: done.batch.status == .cancelling ? .cancelled : summary.expired ? .expired : .completed)
         }
     }
 
     /// Finalizing: the output and error files become file objects of the batch's owner; then the final status.
-    private func finish(_ s: inout StoredBatch, status: String) {
+    private func finish(_ s: inout StoredBatch, status: BatchStatus) {
         s.runEnded = true
         s.batch.finalizingAt = Wire.now
         let (output, errors) = paths(s.batch.id)
@@ -269,9 +269,9 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
         }
         s.batch.status = status
         switch status {
-        case "completed": s.batch.completedAt = Wire.now
-        case "cancelled": s.batch.cancelledAt = Wire.now
-        case "expired": s.batch.expiredAt = Wire.now
+        case .completed: s.batch.completedAt = Wire.now
+        case .cancelled: s.batch.cancelledAt = Wire.now
+        case .expired: s.batch.expiredAt = Wire.now
         default: s.batch.failedAt = Wire.now
         }
         save(s)
@@ -279,10 +279,10 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
 
     private func cancel(_ id: String, _ caller: Caller) throws(APIError) -> BatchObject {
         var s = try batch(id, caller)
-        guard ["validating", "in_progress"].contains(s.batch.status) else {
-            throw .invalidRequest("A batch that is \(s.batch.status) cannot be cancelled.", param: "batch_id", code: "invalid_state")
+        guard [.validating, .inProgress].contains(s.batch.status) else {
+            throw .invalidRequest("A batch that is \(s.batch.status.rawValue) cannot be cancelled.", param: "batch_id", code: "invalid_state")
         }
-        s.batch.status = "cancelling"
+        s.batch.status = .cancelling
         s.batch.cancellingAt = Wire.now
         save(s)
         lock.withLock { runners[id] }?.cancel()

@@ -13,6 +13,14 @@ struct FileObject: Codable, Sendable {
     var status = "processed"
 }
 
+/// A batch's life, as OpenAI names it: it moves forward only, to one of the final four.
+enum BatchStatus: String, Codable, Sendable {
+    case validating, inProgress = "in_progress", finalizing, cancelling
+    case completed, failed, expired, cancelled
+
+    var isFinal: Bool { [.completed, .failed, .expired, .cancelled].contains(self) }
+}
+
 /// OpenAI's batch object; also how a batch is kept on disk between restarts.
 struct BatchObject: Codable, Sendable {
     struct Counts: Codable, Sendable { var total = 0, completed = 0, failed = 0 }
@@ -28,7 +36,7 @@ struct BatchObject: Codable, Sendable {
     var errors: Errors?
     var inputFileId: String
     var completionWindow: String
-    var status: String
+    var status: BatchStatus
     var outputFileId: String?
     var errorFileId: String?
     var createdAt: Int
@@ -44,7 +52,7 @@ struct BatchObject: Codable, Sendable {
     var metadata: [String: String]?
 
     /// Statuses from which the batch still has work (resumed after a restart).
-    var isActive: Bool { ["validating", "in_progress", "finalizing", "cancelling"].contains(status) }
+    var isActive: Bool { !status.isFinal }
 
     /// Every key present, nulls included, as OpenAI sends them.
     func encode(to encoder: Encoder) throws {

@@ -129,3 +129,25 @@ public enum Cost {
     /// The plain decimal text of an amount (no exponent, no rounding).
     public static func text(_ amount: Decimal) -> String { amount.description }
 }
+
+extension PriceSheet {
+    /// The same tokens at a reference provider, beside what they were billed here.
+    public struct Comparison: Encodable, Sendable {
+        public var provider: String
+        public var costUsd: Decimal
+        /// How much less the billed cost is, in percent of the provider's (two decimals).
+        public var savingPercent: Decimal
+    }
+
+    /// What `promptTokens` and `completionTokens` cost at each reference provider, and what `billed` saves.
+    public func comparisons(promptTokens: Int, completionTokens: Int, billed: Decimal) -> [Comparison] {
+        referenceProviders.map { p in
+            let cost = Cost.of(tokens: promptTokens, perMillion: p.promptPerMillion)
+                + Cost.of(tokens: completionTokens, perMillion: p.completionPerMillion)
+            var saving = cost > 0 ? (cost - billed) / cost * 100 : 0
+            var rounded = Decimal()
+            NSDecimalRound(&rounded, &saving, 2, .plain)
+            return Comparison(provider: p.name, costUsd: cost, savingPercent: rounded)
+        }
+    }
+}

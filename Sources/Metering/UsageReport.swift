@@ -47,12 +47,7 @@ public struct UsageReport: Encodable, Sendable {
         public var reservedUsd: Decimal
     }
 
-    public struct Comparison: Encodable, Sendable {
-        public var provider: String
-        public var costUsd: Decimal
-        /// How much less the billed cost is, in percent of the provider's.
-        public var savingPercent: Decimal
-    }
+    public typealias Comparison = PriceSheet.Comparison
 
     public var from: String
     public var to: String
@@ -91,14 +86,7 @@ public struct UsageReport: Encodable, Sendable {
                              reservedCommitmentTokens: price.reservedCommitmentTokensPerMonth,
                              reservedUsd: Cost.of(tokens: max(tokens, price.reservedCommitmentTokensPerMonth), perMillion: price.reservedPerMillion))
         }
-        reference = prices.referenceProviders.map { p in
-            let cost = Cost.of(tokens: total.promptTokens, perMillion: p.promptPerMillion)
-                + Cost.of(tokens: total.completionTokens, perMillion: p.completionPerMillion)
-            var saving = cost > 0 ? (cost - total.costUsd) / cost * 100 : 0
-            var rounded = Decimal()
-            NSDecimalRound(&rounded, &saving, 2, .plain)
-            return Comparison(provider: p.name, costUsd: cost, savingPercent: rounded)
-        }
+        reference = prices.comparisons(promptTokens: total.promptTokens, completionTokens: total.completionTokens, billed: total.costUsd)
     }
 
     public static func date(_ seconds: Double, format: String) -> String {

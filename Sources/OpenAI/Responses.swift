@@ -31,6 +31,8 @@ public struct Usage: Encodable, Sendable {
     /// Wafer's meter: the flat rate applied and the exact cost (absent when unmetered).
     public var costUsd: Decimal?
     public var priceUsdPerMtok: Decimal?
+    /// The same cost under the name litellm and OpenRouter clients read.
+    public var cost: Decimal?
 
     public struct PromptTokensDetails: Encodable, Sendable {
         public var cachedTokens: Int
@@ -43,6 +45,7 @@ public struct Usage: Encodable, Sendable {
         promptTokensDetails = PromptTokensDetails(cachedTokens: cachedTokens)
         self.costUsd = costUsd
         self.priceUsdPerMtok = priceUsdPerMtok
+        cost = costUsd
     }
 }
 

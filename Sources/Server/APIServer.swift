@@ -64,7 +64,9 @@ public final class APIServer: @unchecked Sendable {  // `routes` is set before s
             response = Self.errorResponse(error)
         }
         response.headers.insert(("x-request-id", id), at: 0)
-        if let corsOrigin { response.headers.append(("Access-Control-Allow-Origin", corsOrigin)) }
+        if let corsOrigin, !response.headers.contains(where: { $0.0 == "Access-Control-Allow-Origin" }) {
+            response.headers.append(("Access-Control-Allow-Origin", corsOrigin))
+        }
         let key = "\(label) \(response.status)"
         lock.withLock { responses[key, default: 0] += 1 }
         return response

@@ -36,7 +36,7 @@ enum BatchCommand {
         configuration.limits.context = try a.int("ctx", default: Int.max)
         let engine = Engine(model: session.model, tokenizer: session.tokenizer, configuration: configuration)
         defer { engine.shutdown() }
-        let id = a.string("model-id") ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        let id = modelIdentifier(a, path: path)
         service.ready(ServedModel(id: id, engine: engine, tokenizer: session.tokenizer, template: session.template))
 
         let progress = ProgressReporter(runner: runner)
@@ -67,11 +67,8 @@ enum BatchCommand {
                 + "(\(String(format: "%.1f", Double(tokens) / max(s.seconds, 1e-9))) tok/s)",
             "cost: $\(s.cost) at the flat rate",
         ]
-        for p in prices.referenceProviders {
-            let cost = Cost.of(tokens: s.promptTokens, perMillion: p.promptPerMillion) + Cost.of(tokens: s.completionTokens, perMillion: p.completionPerMillion)
-            var saving = cost > 0 ? (cost - s.cost) / cost * 100 : 0, rounded = Decimal()
-            NSDecimalRound(&rounded, &saving, 1, .plain)
-            lines.append("  at \(p.name): $\(cost) (saving \(rounded)%)")
+        for c in prices.comparisons(promptTokens: s.promptTokens, completionTokens: s.completionTokens, billed: s.cost) {
+            lines.append("  at \(c.provider): $\(c.costUsd) (saving \(c.savingPercent)%)")
         }
         return lines.joined(separator: "\n")
     }

@@ -1,3 +1,4 @@
+import Foundation
 import GGUF
 import Jinja
 import Runtime
@@ -24,6 +25,11 @@ struct ModelSession {
         guard let template else { throw UsageError("the model has no chat template; use --prompt") }
         return try tokenizer.chatPrompt(template, [ChatMessage(role: "user", content: text)])
     }
+}
+
+/// The id clients put in `model`: `--model-id`, else the file name without `.gguf`.
+func modelIdentifier(_ a: Arguments, path: String) -> String {
+    a.string("model-id") ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
 }
 
 /// nil when not given: the model picks by its precision.

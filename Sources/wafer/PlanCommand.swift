@@ -18,7 +18,7 @@ enum PlanCommand {
             throw UsageError("--tokens, --prompt-tokens, --completion-tokens and --concurrency must be positive")
         }
         let path = a.string("model") ?? defaultModelPath()
-        let modelID = a.string("model-id") ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        let modelID = modelIdentifier(a, path: path)
         let prices: PriceSheet
         do { prices = try a.string("prices").map { try PriceSheet(file: $0) } ?? .standard } catch { throw UsageError("\(error)") }
         guard let price = prices.price(for: modelID) else { throw UsageError("the price sheet has no price for \(modelID) and no \"*\"") }
@@ -47,11 +47,8 @@ enum PlanCommand {
               + "\(String(format: "%.2f", days)) days on one instance")
         print("on demand       $\(onDemand) at $\(price.onDemandPerMillion)/M")
         print("reserved        $\(reserved) at $\(price.reservedPerMillion)/M, committed \(price.reservedCommitmentTokensPerMonth) tokens/month")
-        for p in prices.referenceProviders {
-            let cost = Cost.of(tokens: promptTokens, perMillion: p.promptPerMillion) + Cost.of(tokens: completionTokens, perMillion: p.completionPerMillion)
-            var saving = cost > 0 ? (cost - onDemand) / cost * 100 : 0, rounded = Decimal()
-            NSDecimalRound(&rounded, &saving, 1, .plain)
-            print("\(p.name.padding(toLength: 16, withPad: " ", startingAt: 0))$\(cost) (on demand here saves \(rounded)%)")
+        for c in prices.comparisons(promptTokens: promptTokens, completionTokens: completionTokens, billed: onDemand) {
+            print("\(c.provider.padding(toLength: 16, withPad: " ", startingAt: 0))$\(c.costUsd) (on demand here saves \(c.savingPercent)%)")
         }
         print("capacity        \(Int(daily)) tokens/day needs \(instances) instance\(instances == 1 ? "" : "s") at this throughput")
         return 0

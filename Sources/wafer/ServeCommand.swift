@@ -67,7 +67,7 @@ enum ServeCommand {
                 let session = try ModelSession(path: path, precision: precision, kvPrecision: kv)
                 let engineInstance = Engine(model: session.model, tokenizer: session.tokenizer, configuration: configuration)
                 served.set(engineInstance)
-                let id = a.string("model-id") ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+                let id = modelIdentifier(a, path: path)
                 service.ready(ServedModel(id: id, aliases: a.strings("model-alias"), engine: engineInstance, tokenizer: session.tokenizer,
                                           template: session.template))
                 batches.resumeUnfinished()

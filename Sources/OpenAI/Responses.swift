@@ -1,5 +1,4 @@
 import Foundation
-import Engine
 
 /// Encodes response bodies with OpenAI's snake_case keys.
 public enum WireJSON {
@@ -8,18 +7,6 @@ public enum WireJSON {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         return (try? encoder.encode(value)) ?? Data("{}".utf8)
-    }
-}
-
-extension FinishReason {
-    /// OpenAI's `finish_reason`. A choice the server cut short never reaches a
-    /// client as finished (its stream ends with an error; a whole response is a 503).
-    public var openAI: String {
-        switch self {
-        case .stop, .cancelled: "stop"
-        case .length: "length"
-        case .error: "error"
-        }
     }
 }
 

@@ -102,7 +102,9 @@ enum ServeCommand {
         return exitCode.get()
     }
 
-    static func log(_ message: String) { ServerLog.write(message) }
+    static func log(_ message: String) {
+        FileHandle.standardError.write(Data("wafer: \(message)\n".utf8))
+    }
 }
 
 /// A value shared between threads.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Engine
 import OpenAI
+import Serving
 
 /// Request decoding and the errors it gives, as the routes see them.
 struct WireTypeTests {

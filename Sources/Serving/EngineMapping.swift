@@ -1,4 +1,5 @@
 import Engine
+import OpenAI
 
 extension GenerationFields {
     /// The engine request for one prompt. Only conversions here: ranges are
@@ -49,6 +50,18 @@ extension APIError {
                 message = message.replacingOccurrences(of: error.parameter!, with: spelled)
             }
             self = .invalidRequest(message, param: param, code: "invalid_value")
+        }
+    }
+}
+
+extension FinishReason {
+    /// OpenAI's `finish_reason`. A choice the server cut short never reaches a
+    /// client as finished (its stream ends with an error; a whole response is a 503).
+    public var openAI: String {
+        switch self {
+        case .stop, .cancelled: "stop"
+        case .length: "length"
+        case .error: "error"
         }
     }
 }

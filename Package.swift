@@ -28,16 +28,19 @@ let package = Package(
         .systemLibrary(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD", pkgConfig: "libmicrohttpd",
                        providers: [.apt(["libmicrohttpd-dev"])]),
         .target(name: "OpenAI", dependencies: ["Engine"], swiftSettings: cpuFlags),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // The overflow route's client: an OpenAI-compatible upstream over libcurl.
+        .target(name: "Upstream", dependencies: ["CCurl"], swiftSettings: cpuFlags),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "Metering", dependencies: ["OpenAI", "CSQLite"], swiftSettings: cpuFlags),
         // One typed path from a request to the engine and back: prompts, validation, metering, responses.
-        .target(name: "Serving", dependencies: ["Engine", "Jinja", "Tokenizer", "OpenAI", "Metering"], swiftSettings: cpuFlags),
+        .target(name: "Serving", dependencies: ["Engine", "Jinja", "Tokenizer", "OpenAI", "Metering", "Upstream"], swiftSettings: cpuFlags),
         // The HTTP door onto Serving.
-        .target(name: "Server", dependencies: ["Serving", "OpenAI", "Metering", "Engine", "CMicroHTTPD"], swiftSettings: cpuFlags),
+        .target(name: "Server", dependencies: ["Serving", "Upstream", "OpenAI", "Metering", "Engine", "CMicroHTTPD"], swiftSettings: cpuFlags),
         // The batch door: each line decoded once and run through Serving, as an HTTP request would be.
         .target(name: "Batch", dependencies: ["Serving", "Metering", "OpenAI"], swiftSettings: cpuFlags),
         .executableTarget(name: "wafer", dependencies: ["GGUF", "Jinja", "Tokenizer", "Runtime", "Engine", "OpenAI", "Metering", "Serving",
-                                                        "Server", "Batch"],
+                                                        "Upstream", "Server", "Batch"],
                           swiftSettings: cpuFlags),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "JinjaTests", dependencies: ["Jinja"], swiftSettings: cpuFlags),

@@ -140,6 +140,13 @@ public final class Engine: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Sequences waiting for a batch slot (what the overflow route watches).
+    public var waitingSequences: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return scheduler.waitingCount
+    }
+
     public func metrics() -> EngineMetrics {
         lock.lock()
         defer { lock.unlock() }

@@ -42,11 +42,17 @@ public struct LedgerRow: Sendable, Equatable {
     public var customID: String?
     /// A batch line's response body, so a resumed line reuses its answer instead of running (and billing) again.
     public var response: String?
+    public var servedBy: ServedBy = .local
+    /// The upstream's name, when it served the request.
+    public var upstream: String?
+    /// The completion rate, when it differs from `ratePerMillion` (the prompt rate): upstream split rates.
+    public var completionRatePerMillion: Decimal?
 
     public init(requestID: String, createdAt: Double, keyName: String, tier: String, model: String, route: String, status: Int,
                 promptTokens: Int, cachedTokens: Int, completionTokens: Int, ratePerMillion: Decimal, costUSD: Decimal,
                 timeToFirstToken: Double?, duration: Double, outcome: RequestOutcome, batchID: String? = nil,
-                customID: String? = nil, response: String? = nil) {
+                customID: String? = nil, response: String? = nil, servedBy: ServedBy = .local, upstream: String? = nil,
+                completionRatePerMillion: Decimal? = nil) {
         self.requestID = requestID
         self.createdAt = createdAt
         self.keyName = keyName
@@ -65,6 +71,9 @@ public struct LedgerRow: Sendable, Equatable {
         self.batchID = batchID
         self.customID = customID
         self.response = response
+        self.servedBy = servedBy
+        self.upstream = upstream
+        self.completionRatePerMillion = completionRatePerMillion
     }
 
     /// The request id of a batch line: the same on every run of the batch, so
@@ -135,11 +144,17 @@ public final class Ledger: @unchecked Sendable {  // SQLite handles are used by 
         ALTER TABLE requests ADD COLUMN response TEXT;
         CREATE INDEX requests_by_batch ON requests(batch_id) WHERE batch_id IS NOT NULL;
         """,
+        """
+        ALTER TABLE requests ADD COLUMN served_by TEXT NOT NULL DEFAULT 'local';
+        ALTER TABLE requests ADD COLUMN upstream TEXT;
+        ALTER TABLE requests ADD COLUMN completion_rate_usd_per_mtok TEXT;
+        """,
     ]
 
     static let columns = [
         "request_id", "created_at", "key_name", "tier", "model", "route", "status", "prompt_tokens", "cached_tokens",
         "completion_tokens", "rate_usd_per_mtok", "cost_usd", "ttft", "duration", "finish_reason", "batch_id", "custom_id", "response",
+        "served_by", "upstream", "completion_rate_usd_per_mtok",
     ]
 
     public init(path: String) throws(LedgerError) {
@@ -258,7 +273,8 @@ public final class Ledger: @unchecked Sendable {  // SQLite handles are used by 
                 if let ttft = row.timeToFirstToken { sqlite3_bind_double(upsert, 13, ttft) } else { sqlite3_bind_null(upsert, 13) }
                 sqlite3_bind_double(upsert, 14, row.duration)
                 wafer_sqlite_bind_text(upsert, 15, row.outcome.rawValue)
-                for (index, value) in [(16, row.batchID), (17, row.customID), (18, row.response)] {
+                for (index, value) in [(16, row.batchID), (17, row.customID), (18, row.response), (19, row.servedBy.rawValue),
+                                       (20, row.upstream), (21, row.completionRatePerMillion.map(Cost.text))] {
                     if let value { wafer_sqlite_bind_text(upsert, Int32(index), value) } else { sqlite3_bind_null(upsert, Int32(index)) }
                 }
                 guard sqlite3_step(upsert) == SQLITE_DONE else { throw LedgerError(String(cString: sqlite3_errmsg(db))) }

@@ -22,20 +22,40 @@ public enum Tier: String, Sendable, Equatable, Codable {
     case reserved
 }
 
-/// What one request is billed: tokens × the caller's rate, exactly.
+/// Where a request was served: by the local engine, or by the upstream the overflow route sends bursts to.
+public enum ServedBy: String, Sendable, Equatable, Codable, CaseIterable {
+    case local, fallback
+}
+
+/// What one request is billed, exactly: prompt tokens × the prompt rate +
+/// completion tokens × the completion rate. Locally both are the caller's
+/// flat rate; the upstream charges its split rates.
 public struct Charge: Sendable, Equatable {
     public var tier: Tier
-    public var ratePerMillion: Decimal
+    public var servedBy: ServedBy
+    /// The upstream's name, when it served the request.
+    public var upstream: String?
+    public var promptRatePerMillion: Decimal
+    public var completionRatePerMillion: Decimal
     public var promptTokens: Int
     public var completionTokens: Int
     public var totalTokens: Int { promptTokens + completionTokens }
-    public var cost: Decimal { Cost.of(tokens: totalTokens, perMillion: ratePerMillion) }
+    public var cost: Decimal {
+        Cost.of(tokens: promptTokens, perMillion: promptRatePerMillion) + Cost.of(tokens: completionTokens, perMillion: completionRatePerMillion)
+    }
+    /// The one rate, when prompt and completion share it (always, locally).
+    public var ratePerMillion: Decimal? { promptRatePerMillion == completionRatePerMillion ? promptRatePerMillion : nil }
 
-    /// The metering headers of a non-streamed response (DESIGN.md).
+    /// The metering headers of a non-streamed response (DESIGN.md); both rates are sent when they differ.
     public var headers: [(String, String)] {
-        [("x-wafer-prompt-tokens", "\(promptTokens)"), ("x-wafer-completion-tokens", "\(completionTokens)"),
-         ("x-wafer-total-tokens", "\(totalTokens)"), ("x-wafer-price-usd-per-mtok", Cost.text(ratePerMillion)),
-         ("x-wafer-tier", tier.rawValue), ("x-wafer-cost-usd", Cost.text(cost)), ("x-wafer-route", "local")]
+        var h = [("x-wafer-prompt-tokens", "\(promptTokens)"), ("x-wafer-completion-tokens", "\(completionTokens)"),
+                 ("x-wafer-total-tokens", "\(totalTokens)")]
+        if let ratePerMillion { h.append(("x-wafer-price-usd-per-mtok", Cost.text(ratePerMillion))) }
+        h += [("x-wafer-prompt-price-usd-per-mtok", Cost.text(promptRatePerMillion)),
+              ("x-wafer-completion-price-usd-per-mtok", Cost.text(completionRatePerMillion)),
+              ("x-wafer-tier", tier.rawValue), ("x-wafer-cost-usd", Cost.text(cost)), ("x-wafer-route", servedBy.rawValue)]
+        if let upstream { h.append(("x-wafer-upstream", upstream)) }
+        return h
     }
 }
 
@@ -55,8 +75,17 @@ public final class Meter: Sendable {
         return tier == .reserved ? price.reservedPerMillion : price.onDemandPerMillion
     }
 
+    /// Served locally: the caller's flat rate for `model`.
     public func charge(model: String, caller: Caller, promptTokens: Int, completionTokens: Int) -> Charge {
-        Charge(tier: caller.tier, ratePerMillion: rate(model: model, tier: caller.tier) ?? 0,
-               promptTokens: promptTokens, completionTokens: completionTokens)
+        let rate = rate(model: model, tier: caller.tier) ?? 0
+        return Charge(tier: caller.tier, servedBy: .local, upstream: nil, promptRatePerMillion: rate, completionRatePerMillion: rate,
+                      promptTokens: promptTokens, completionTokens: completionTokens)
+    }
+
+    /// Served by the upstream: its split rates.
+    public func upstreamCharge(caller: Caller, promptTokens: Int, completionTokens: Int) -> Charge {
+        let u = prices.upstream
+        return Charge(tier: caller.tier, servedBy: .fallback, upstream: u.name, promptRatePerMillion: u.promptPerMillion,
+                      completionRatePerMillion: u.completionPerMillion, promptTokens: promptTokens, completionTokens: completionTokens)
     }
 }

@@ -30,6 +30,8 @@ public struct PriceSheet: Sendable, Equatable {
     /// Prices by model id; "*" applies to any model not listed.
     public var models: [String: ModelPrice]
     public var referenceProviders: [ReferenceProvider]
+    /// What the overflow route's provider charges (requests it serves are billed at its split rates).
+    public var upstream: ReferenceProvider
 
     /// The built-in sheet: Cerebras' published small-model rates ($0.50/M on
     /// demand, $0.25/M reserved with its 10M tokens/month minimum) and the
@@ -40,7 +42,12 @@ public struct PriceSheet: Sendable, Equatable {
         referenceProviders: [
             ReferenceProvider(name: "GPT-4.1", promptPerMillion: 2, completionPerMillion: 8),
             ReferenceProvider(name: "Claude Opus", promptPerMillion: 5, completionPerMillion: 25),
-        ])
+        ],
+        upstream: Self.seedUpstream)
+
+    /// The seed's overflow example: Together at $0.80/$2.40 per million prompt/completion tokens.
+    public static let seedUpstream = ReferenceProvider(name: "Together", promptPerMillion: Decimal(string: "0.80")!,
+                                                       completionPerMillion: Decimal(string: "2.40")!)
 
     public func price(for model: String) -> ModelPrice? { models[model] ?? models["*"] }
 
@@ -51,9 +58,10 @@ public struct PriceSheet: Sendable, Equatable {
         try self.init(json: data)
     }
 
-    public init(models: [String: ModelPrice], referenceProviders: [ReferenceProvider]) {
+    public init(models: [String: ModelPrice], referenceProviders: [ReferenceProvider], upstream: ReferenceProvider = seedUpstream) {
         self.models = models
         self.referenceProviders = referenceProviders
+        self.upstream = upstream
     }
 
     public init(json data: Data) throws(PriceSheetError) {
@@ -70,6 +78,7 @@ public struct PriceSheet: Sendable, Equatable {
             }
             let models: [String: Model]?
             let reference_providers: [Provider]?
+            let upstream: Provider?
         }
         let file: File
         do { file = try JSONDecoder().decode(File.self, from: data) } catch {
@@ -89,17 +98,19 @@ public struct PriceSheet: Sendable, Equatable {
                                       reservedPerMillion: try rate(m.reserved_usd_per_mtok, "reserved_usd_per_mtok"),
                                       reservedCommitmentTokensPerMonth: commitment)
         }
-        var providers: [ReferenceProvider] = []
-        for (i, p) in (file.reference_providers ?? []).enumerated() {
-            let field = "reference_providers[\(i)]"
+        func provider(_ p: File.Provider, _ field: String) throws(PriceSheetError) -> ReferenceProvider {
             guard let name = p.name, !name.isEmpty else { throw .invalid(field: "\(field).name", reason: "is missing") }
             guard let prompt = p.prompt_usd_per_mtok, prompt >= 0 else { throw .invalid(field: "\(field).prompt_usd_per_mtok", reason: "must be a price of 0 or more") }
             guard let completion = p.completion_usd_per_mtok, completion >= 0 else {
                 throw .invalid(field: "\(field).completion_usd_per_mtok", reason: "must be a price of 0 or more")
             }
-            providers.append(ReferenceProvider(name: name, promptPerMillion: prompt, completionPerMillion: completion))
+            return ReferenceProvider(name: name, promptPerMillion: prompt, completionPerMillion: completion)
         }
-        self.init(models: parsed, referenceProviders: providers)
+        var providers: [ReferenceProvider] = []
+        for (i, p) in (file.reference_providers ?? []).enumerated() { providers.append(try provider(p, "reference_providers[\(i)]")) }
+        self.init(models: parsed, referenceProviders: providers, upstream: try file.upstream.map { (p) throws(PriceSheetError) in
+            try provider(p, "upstream")
+        } ?? Self.seedUpstream)
     }
 
     private static func field(of error: Error) -> String {

@@ -5,7 +5,7 @@ import Foundation
 /// price sheet and what the same tokens would cost at reference providers.
 /// Sums are exact (integers and decimals summed in Swift, not SQL floats).
 public struct UsageReport: Encodable, Sendable {
-    public enum Grouping: String, Sendable, CaseIterable { case key, model, day, month }
+    public enum Grouping: String, Sendable, CaseIterable { case key, model, day, month, route }
 
     public struct Line: Encodable, Sendable, Equatable {
         public var group: String
@@ -54,12 +54,16 @@ public struct UsageReport: Encodable, Sendable {
     public var groupBy: String
     public var data: [Line]
     public var total: Line
+    /// Served locally and by the overflow route's upstream (at its split rates).
+    public var byRoute: [Line]
+    /// The local tokens' bill under each tier (upstream tokens are billed at the upstream's rates).
     public var bill: [ModelBill]
     public var reference: [Comparison]
 
     /// Reads rows created in [from, to) (Unix seconds), of one key or all.
     public init(ledgerPath: String, from: Double, to: Double, keyName: String?, groupBy: Grouping, prices: PriceSheet) throws(LedgerError) {
         var groups: [String: Line] = [:]
+        var routes = Dictionary(uniqueKeysWithValues: ServedBy.allCases.map { ($0, Line(group: $0.rawValue)) })
         var total = Line(group: "total")
         var byModel: [String: Int] = [:]
         try LedgerReader.rows(path: ledgerPath, from: from, to: to, keyName: keyName) { row in
@@ -69,16 +73,19 @@ public struct UsageReport: Encodable, Sendable {
             case .model: group = row.model
             case .day: group = Self.date(row.createdAt, format: "yyyy-MM-dd")
             case .month: group = Self.date(row.createdAt, format: "yyyy-MM")
+            case .route: group = row.servedBy.rawValue
             }
             groups[group, default: Line(group: group)].add(row)
             total.add(row)
-            byModel[row.model, default: 0] += row.promptTokens + row.completionTokens
+            routes[row.servedBy]!.add(row)
+            if row.servedBy == .local { byModel[row.model, default: 0] += row.promptTokens + row.completionTokens }
         }
         self.from = Self.date(from, format: "yyyy-MM-dd")
         self.to = Self.date(to, format: "yyyy-MM-dd")
         self.groupBy = groupBy.rawValue
         data = groups.values.sorted { $0.group < $1.group }
         self.total = total
+        byRoute = ServedBy.allCases.map { routes[$0]! }
         bill = byModel.keys.sorted().compactMap { model in
             guard let price = prices.price(for: model) else { return nil }
             let tokens = byModel[model]!
@@ -150,7 +157,9 @@ public enum LedgerReader {
                 ratePerMillion: Decimal(string: text(10)) ?? 0, costUSD: Decimal(string: text(11)) ?? 0,
                 timeToFirstToken: sqlite3_column_type(statement, 12) == SQLITE_NULL ? nil : sqlite3_column_double(statement, 12),
                 duration: sqlite3_column_double(statement, 13), outcome: RequestOutcome(rawValue: text(14)) ?? .error,
-                batchID: optionalText(15), customID: optionalText(16), response: optionalText(17)))
+                batchID: optionalText(15), customID: optionalText(16), response: optionalText(17),
+                servedBy: ServedBy(rawValue: text(18)) ?? .local, upstream: optionalText(19),
+                completionRatePerMillion: optionalText(20).flatMap { Decimal(string: $0) }))
         }
     }
 }

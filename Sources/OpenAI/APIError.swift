@@ -11,6 +11,8 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public var code: String?
     /// Extra response headers (Retry-After on 429).
     public var headers: [String: String] = [:]
+    /// The request ran and its ledger row already says how it ended: no "refused" row may replace it.
+    public var isMetered = false
 
     public init(status: Int, type: String, message: String, param: String? = nil, code: String? = nil,
                 headers: [String: String] = [:]) {

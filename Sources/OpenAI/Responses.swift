@@ -20,6 +20,9 @@ public struct Usage: Encodable, Sendable {
     public var priceUsdPerMtok: Decimal?
     /// The same cost under the name litellm and OpenRouter clients read.
     public var cost: Decimal?
+    /// Served upstream: its split rates (the flat `price_usd_per_mtok` is then absent).
+    public var promptPriceUsdPerMtok: Decimal?
+    public var completionPriceUsdPerMtok: Decimal?
 
     public struct PromptTokensDetails: Encodable, Sendable {
         public var cachedTokens: Int

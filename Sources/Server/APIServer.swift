@@ -223,12 +223,12 @@ struct Route {
     }
 }
 
-/// A `ChunkStream` framed as server-sent events: `data: {chunk}` per event,
+/// A generation stream framed as server-sent events: `data: {chunk}` per event,
 /// `data: [DONE]` at the end, or OpenAI's error envelope as the last event.
 final class ServerSentEvents: ResponseStream, @unchecked Sendable {  // used by the connection's thread only
-    private let stream: ChunkStream
+    private let stream: any GenerationStream
 
-    init(_ stream: ChunkStream) { self.stream = stream }
+    init(_ stream: any GenerationStream) { self.stream = stream }
 
     func next() -> Data? {
         guard let events = stream.next() else { return nil }

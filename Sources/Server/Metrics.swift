@@ -1,6 +1,8 @@
 import Foundation
 import Engine
+import Metering
 import Serving
+import Upstream
 
 extension APIServer {
     /// `/metrics` in Prometheus' text format: the engine's counters and
@@ -45,6 +47,16 @@ extension APIServer {
             metric("queued_sequences", "gauge", "Sequences waiting for a batch slot.", [("", "\(m.queuedSequences)")])
             metric("prefix_cache_entries", "gauge", "Prompt heads kept in the prefix cache.", [("", "\(m.prefixCacheEntries)")])
             metric("prefix_cache_tokens", "gauge", "KV positions held by the prefix cache.", [("", "\(m.prefixCacheTokens)")])
+        }
+        let routes = service.routeMetrics
+        metric("requests_by_route_total", "counter", "Generation requests answered, by where they were served.",
+               ServedBy.allCases.map { ("{route=\"\($0.rawValue)\"}", "\(routes.requests[$0] ?? 0)") })
+        metric("tokens_by_route_total", "counter", "Tokens billed (prompt + completion), by where they were served.",
+               ServedBy.allCases.map { ("{route=\"\($0.rawValue)\"}", "\(routes.tokens[$0] ?? 0)") })
+        if service.overflow != nil {
+            metric("upstream_errors_total", "counter", "Upstream calls that failed, by kind.",
+                   UpstreamError.Kind.allCases.map { ("{kind=\"\($0.rawValue)\"}", "\(routes.upstreamErrors[$0.rawValue] ?? 0)") })
+            histogram("upstream_first_event_seconds", "Upstream call to its first streamed event.", routes.upstreamFirstEvent)
         }
         let counts = responseCounts.sorted { $0.key < $1.key }.map { key, value in
             let parts = key.split(separator: " ")

@@ -3,7 +3,7 @@ import Metering
 import OpenAI
 
 extension APIServer {
-    /// `GET /v1/usage?from=YYYY-MM-DD&to=YYYY-MM-DD&group_by=key|model|day|month` (to is exclusive;
+    /// `GET /v1/usage?from=YYYY-MM-DD&to=YYYY-MM-DD&group_by=key|model|day|month|route` (to is exclusive;
     /// defaults: this month so far, by key) and `GET /v1/usage/requests/{id}`. Admin keys see
     /// every key's rows, others their own.
     func usage(_ request: HTTPRequest, caller: Caller) throws(APIError) -> HTTPResponse {
@@ -12,7 +12,7 @@ extension APIServer {
         let from = try Self.day(request.query["from"], param: "from") ?? Self.startOfMonth(now)
         let to = try Self.day(request.query["to"], param: "to") ?? now + 1
         guard let grouping = UsageReport.Grouping(rawValue: request.query["group_by"] ?? "key") else {
-            throw .invalidRequest("group_by must be key, model, day or month.", param: "group_by", code: "invalid_value")
+            throw .invalidRequest("group_by must be key, model, day, month or route.", param: "group_by", code: "invalid_value")
         }
         do {
             let report = try UsageReport(ledgerPath: meter.ledger.path, from: from, to: to, keyName: caller.isAdmin ? nil : caller.name,

@@ -7,7 +7,7 @@ import OpenAI
 /// a chunk per piece of text, a finishing chunk per choice, the usage chunk
 /// when asked for, then `done` once the ledger row is durable. A stream the
 /// server ends early ends with `failed`. The caller frames them (SSE).
-public final class ChunkStream: @unchecked Sendable {  // used by one thread at a time (the connection's)
+public final class ChunkStream: GenerationStream, @unchecked Sendable {  // used by one thread at a time (the connection's)
     private let plan: GenerationPlan
     private let waiter: GenerationWaiter
     private let service: Service
@@ -147,6 +147,7 @@ public final class ChunkStream: @unchecked Sendable {  // used by one thread at 
         let finished = results.compactMap { $0 }
         let charge = plan.charge(finished, meter: service.meter)
         do { try service.record(plan.ledgerRow(finished, charge: charge, status: 200)) } catch { return [.failed(error)] }
+        service.countLocal(tokens: charge?.totalTokens ?? finished.reduce(0) { $0 + $1.usage.totalTokens })
         guard plan.includeUsage else { return [.done] }
         let usage = plan.usage(finished, charge: charge), timeInfo = plan.timeInfo(finished)
         switch plan.kind {

@@ -111,7 +111,7 @@ struct GenerationPlan {
         return LedgerRow(requestID: id, createdAt: time.created, keyName: caller.name, tier: caller.tier.rawValue, model: model.id,
                          route: endpoint.rawValue, status: status, promptTokens: usage.promptTokens,
                          cachedTokens: usage.promptTokensDetails.cachedTokens, completionTokens: usage.completionTokens,
-                         ratePerMillion: charge?.ratePerMillion ?? 0, costUSD: charge?.cost ?? 0,
+                         ratePerMillion: charge?.promptRatePerMillion ?? 0, costUSD: charge?.cost ?? 0,
                          timeToFirstToken: results.compactMap(\.timing.timeToFirstToken).min(), duration: time.totalTime,
                          outcome: outcome ?? RequestOutcome(ended), batchID: context.batchLine?.batchID,
                          customID: context.batchLine?.customID,

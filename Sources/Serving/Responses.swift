@@ -31,8 +31,16 @@ public enum StreamEvent: Sendable {
     case done
 }
 
+/// A streamed response's events, pulled by the door that frames them.
+public protocol GenerationStream: AnyObject, Sendable {
+    /// The next events, waiting for them; nil once the stream has ended.
+    func next() -> [StreamEvent]?
+    /// The client left before the end: stop, and bill what was delivered.
+    func close()
+}
+
 /// What a generation request gets: the whole response, or a stream of events.
 public enum Generation: Sendable {
     case completed(CompletedResponse)
-    case streaming(ChunkStream)
+    case streaming(any GenerationStream)
 }

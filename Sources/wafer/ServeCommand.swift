@@ -4,6 +4,7 @@ import Engine
 import Metering
 import Server
 import Serving
+import Upstream
 
 /// `wafer serve`: the OpenAI-compatible HTTP API on one resident model.
 enum ServeCommand {
@@ -11,7 +12,8 @@ enum ServeCommand {
         let a = try Arguments(args, valued: ["model", "model-id", "host", "port", "precision", "max-batch", "max-queue", "kv-tokens",
                                              "ctx", "batch-window-ms", "api-keys", "max-body-bytes", "max-connections",
                                              "max-connections-per-address", "header-timeout", "body-timeout", "idle-timeout", "shutdown-grace", "prices", "ledger", "data-dir", "kv",
-                                             "model-alias", "cors-origin"],
+                                             "model-alias", "cors-origin", "upstream", "upstream-key-file", "overflow-queue-depth",
+                                             "upstream-model", "upstream-timeout"],
                               flags: ["no-prefix-cache"])
         let path = a.string("model") ?? defaultModelPath()
         let precision = try parsePrecision(a.string("precision"))
@@ -45,7 +47,7 @@ enum ServeCommand {
 
         let dataDirectory = a.string("data-dir") ?? "data"
         let (prices, ledger) = try openMeter(pricesPath: a.string("prices"), ledgerPath: a.string("ledger") ?? dataDirectory + "/ledger.db")
-        let service = Service(meter: Meter(prices: prices, ledger: ledger))
+        let service = Service(meter: Meter(prices: prices, ledger: ledger), overflow: try overflowRoute(a))
         let api = APIServer(keys: keys, bodyLimit: limits.maxBodyBytes, service: service, corsOrigin: a.string("cors-origin"))
         // Batches take half the batch slots at most, so interactive requests always find room.
         let batches: BatchAPI
@@ -100,6 +102,27 @@ enum ServeCommand {
         ledger.close()
         log("stopped")
         return exitCode.get()
+    }
+
+    /// `--upstream URL` and its options: where bursts go (nil without `--upstream`).
+    static func overflowRoute(_ a: Arguments) throws -> OverflowRoute? {
+        guard let url = a.string("upstream") else {
+            for option in ["upstream-key-file", "overflow-queue-depth", "upstream-model", "upstream-timeout"] where a.string(option) != nil {
+                throw UsageError("--\(option) needs --upstream URL")
+            }
+            return nil
+        }
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw UsageError("--upstream must be an http(s) URL, got '\(url)'") }
+        let key = try a.string("upstream-key-file").map { path in
+            do { return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) } catch {
+                throw UsageError("cannot read the upstream key file \(path)")
+            }
+        }
+        let depth = try a.int("overflow-queue-depth", default: 64)
+        let timeout = try a.double("upstream-timeout", default: 30)
+        guard depth >= 0, timeout > 0 else { throw UsageError("--overflow-queue-depth must be 0 or more and --upstream-timeout positive") }
+        return OverflowRoute(client: UpstreamClient(baseURL: url, apiKey: key, firstByteTimeout: timeout), queueDepth: depth,
+                             model: a.string("upstream-model"))
     }
 
     static func log(_ message: String) {

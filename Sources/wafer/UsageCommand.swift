@@ -13,7 +13,7 @@ enum UsageCommand {
         let prices: PriceSheet
         do { prices = try a.string("prices").map { try PriceSheet(file: $0) } ?? .standard } catch { throw UsageError("\(error)") }
         guard let grouping = UsageReport.Grouping(rawValue: a.string("group-by") ?? "key") else {
-            throw UsageError("--group-by must be key, model, day or month")
+            throw UsageError("--group-by must be key, model, day, month or route")
         }
         let report = try UsageReport(ledgerPath: db, from: from, to: to, keyName: nil, groupBy: grouping, prices: prices)
         switch a.string("format") ?? "table" {
@@ -52,6 +52,7 @@ enum UsageCommand {
                             "\(line.costUsd)"]))
         }
         out.append("")
+        out.append("by route: " + r.byRoute.map { "\($0.group) \($0.totalTokens) tokens $\($0.costUsd)" }.joined(separator: "; "))
         for bill in r.bill {
             out.append("\(bill.model): \(bill.tokens) tokens; on demand $\(bill.onDemandUsd); reserved $\(bill.reservedUsd) "
                        + "(max(used, \(bill.reservedCommitmentTokens) committed) × reserved rate)")

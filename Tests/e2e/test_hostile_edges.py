@@ -97,3 +97,25 @@ def test_serve_exits_when_the_model_cannot_load(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
     assert "error:" in run.stderr and "broken.gguf" in run.stderr
+
+
+def test_a_whole_response_cut_by_shutdown_keeps_its_billed_row():
+    """The 503 of a request the shutdown cut short is metered with its tokens, not overwritten as refused."""
+    s = Server("--shutdown-grace", "0")
+    result = {}
+
+    def ask():
+        body = {"model": MODEL_ID, "messages": [{"role": "user", "content": "Tell me a story."}], "max_tokens": 3000, "ignore_eos": True}
+        result["r"] = httpx.post(s.base + CHAT, json=body, timeout=60)
+    import threading
+    import time
+    t = threading.Thread(target=ask)
+    t.start()
+    time.sleep(1.5)
+    s.process.send_signal(signal.SIGTERM)
+    t.join()
+    assert s.process.wait(timeout=30) == 0
+    r = result["r"]
+    assert r.status_code == 503, r.text
+    [row] = s.rows("request_id = ?", (r.headers["x-request-id"],))
+    assert row["finish_reason"] == "cancelled" and row["status"] == 503 and row["completion_tokens"] > 0

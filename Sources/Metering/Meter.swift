@@ -43,6 +43,17 @@ public struct Charge: Sendable, Equatable {
     public var cost: Decimal {
         Cost.of(tokens: promptTokens, perMillion: promptRatePerMillion) + Cost.of(tokens: completionTokens, perMillion: completionRatePerMillion)
     }
+    public init(tier: Tier, servedBy: ServedBy, upstream: String?, promptRatePerMillion: Decimal, completionRatePerMillion: Decimal,
+                promptTokens: Int, completionTokens: Int) {
+        self.tier = tier
+        self.servedBy = servedBy
+        self.upstream = upstream
+        self.promptRatePerMillion = promptRatePerMillion
+        self.completionRatePerMillion = completionRatePerMillion
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
+
     /// The one rate, when prompt and completion share it (always, locally).
     public var ratePerMillion: Decimal? { promptRatePerMillion == completionRatePerMillion ? promptRatePerMillion : nil }
 

@@ -10,7 +10,7 @@ import Runtime
 enum PlanCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
         let a = try Arguments(args, valued: ["tokens", "prompt-tokens", "completion-tokens", "concurrency", "throughput", "daily-tokens",
-                                             "prices", "model", "model-id", "precision"], flags: ["json"])
+                                             "prices", "model", "model-id", "precision", "burst-daily-tokens"], flags: ["json"])
         let tokens = try a.double("tokens", default: 1e9)
         let prompt = try a.int("prompt-tokens", default: 500), completion = try a.int("completion-tokens", default: 100)
         let concurrency = try a.int("concurrency", default: 8)
@@ -51,7 +51,33 @@ enum PlanCommand {
             print("\(c.provider.padding(toLength: 16, withPad: " ", startingAt: 0))$\(c.costUsd) (on demand here saves \(c.savingPercent)%)")
         }
         print("capacity        \(Int(daily)) tokens/day needs \(instances) instance\(instances == 1 ? "" : "s") at this throughput")
+        if let burst = try a.string("burst-daily-tokens").map({ _ in try a.double("burst-daily-tokens", default: 0) }) {
+            guard burst >= 0 else { throw UsageError("--burst-daily-tokens must not be negative") }
+            for line in hybrid(daily: daily, burst: burst, promptShare: promptShare, price: price, upstream: prices.upstream) { print(line) }
+        }
         return 0
+    }
+
+    /// The seed's pattern 3: `daily` tokens a day served here at the reserved rate, `burst` a day sent to
+    /// the upstream at its split rates (this job's prompt/completion mix), against everything upstream.
+    static func hybrid(daily: Double, burst: Double, promptShare: Double, price: PriceSheet.ModelPrice,
+                       upstream: PriceSheet.ReferenceProvider) -> [String] {
+        func upstreamCost(_ tokens: Double) -> Decimal {
+            let prompt = Int((tokens * promptShare).rounded())
+            return Cost.of(tokens: prompt, perMillion: upstream.promptPerMillion)
+                + Cost.of(tokens: Int(tokens.rounded()) - prompt, perMillion: upstream.completionPerMillion)
+        }
+        let monthlyLocal = Int((daily * 30).rounded())
+        let localMonth = Cost.of(tokens: max(monthlyLocal, price.reservedCommitmentTokensPerMonth), perMillion: price.reservedPerMillion)
+        let burstMonth = upstreamCost(burst) * 30
+        let allUpstreamMonth = upstreamCost(daily + burst) * 30
+        let percent = Int((Double(truncating: (1 - (localMonth + burstMonth) / allUpstreamMonth) as NSNumber) * 100).rounded())
+        return [
+            "hybrid          \(Int(daily)) tokens/day here (reserved, $\(price.reservedPerMillion)/M) + \(Int(burst)) tokens/day burst "
+                + "to \(upstream.name) ($\(upstream.promptPerMillion)/$\(upstream.completionPerMillion) per M prompt/completion)",
+            "  per month     here $\(localMonth) + burst $\(burstMonth) = $\(localMonth + burstMonth); all at \(upstream.name) "
+                + "$\(allUpstreamMonth) (the hybrid saves \(percent)%)",
+        ]
     }
 
     /// Tokens per second (prompt + completion) with `concurrency` requests of the job's shape at once.

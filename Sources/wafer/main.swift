@@ -13,6 +13,7 @@ usage: wafer COMMAND [OPTIONS]
         [--precision full|native] [--ledger PATH] [--prices FILE]
   usage [--month 2026-11] [--db data/ledger.db] [--format table|json|csv] [--group-by key|model|day|month|route] [--prices FILE]
   plan --tokens N --prompt-tokens P --completion-tokens C [--concurrency N] [--throughput TOK/S] [--daily-tokens N] [--prices FILE]
+        [--burst-daily-tokens N]
   generate --prompt TEXT | --chat TEXT [--model PATH] [--max-tokens N] [--temperature T] [--top-p P] [--seed S]
         [--stop TEXT ...] [--precision full|native]
   tokenize [--model PATH] [--no-bos] [--no-special] [--ids] TEXT

@@ -40,6 +40,22 @@ struct PriceSheetTests {
         }
     }
 
+    @Test func upstreamRatesAreSplitAndExact() throws {
+        let sheet = try PriceSheet(json: Data(#"{"models":{"*":{"on_demand_usd_per_mtok":0.5,"reserved_usd_per_mtok":0.25}},"upstream":{"name":"U","prompt_usd_per_mtok":0.80,"completion_usd_per_mtok":2.40}}"#.utf8))
+        #expect(sheet.upstream.name == "U" && sheet.upstream.completionPerMillion == Decimal(string: "2.40"))
+        #expect(PriceSheet.standard.upstream == PriceSheet.seedUpstream)
+        let charge = Charge(tier: .onDemand, servedBy: .fallback, upstream: "U", promptRatePerMillion: sheet.upstream.promptPerMillion,
+                            completionRatePerMillion: sheet.upstream.completionPerMillion, promptTokens: 31, completionTokens: 5)
+        #expect(charge.cost == Decimal(string: "0.0000368"))  // 31 × 0.80 + 5 × 2.40, per million
+        #expect(charge.ratePerMillion == nil)
+        #expect(charge.headers.contains { $0 == ("x-wafer-route", "fallback") })
+        #expect(!charge.headers.contains { $0.0 == "x-wafer-price-usd-per-mtok" }, "no flat rate to show")
+        do {
+            _ = try PriceSheet(json: Data(#"{"models":{"*":{"on_demand_usd_per_mtok":1,"reserved_usd_per_mtok":1}},"upstream":{"name":"U","prompt_usd_per_mtok":-1,"completion_usd_per_mtok":1}}"#.utf8))
+            Issue.record("a negative upstream rate was accepted")
+        } catch { #expect(error.description.contains("upstream.prompt_usd_per_mtok")) }
+    }
+
     @Test func costIsExactDecimal() {
         let rate = Decimal(string: "0.6")!
         #expect(Cost.text(Cost.of(tokens: 7, perMillion: rate)) == "0.0000042")

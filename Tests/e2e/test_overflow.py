@@ -189,3 +189,19 @@ def test_a_misbehaving_upstream_gets_clean_answers(mode):
     finally:
         assert front.stop() == 0
         peer.shutdown()
+
+
+def test_plan_reproduces_the_seeds_hybrid_pattern(tmp_path):
+    """Seed pattern 3: 50M tokens/day here at $0.60/M reserved, 20M/day burst at Together's $0.80/$2.40."""
+    import subprocess
+    from conftest import ROOT, WAFER
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({
+        "models": {"*": {"on_demand_usd_per_mtok": 1.50, "reserved_usd_per_mtok": 0.60, "reserved_commitment_tokens_per_month": 10000000}},
+        "upstream": {"name": "Together", "prompt_usd_per_mtok": 0.80, "completion_usd_per_mtok": 2.40}}))
+    run = subprocess.run([str(WAFER), "plan", "--tokens", "1.5e9", "--prompt-tokens", "500", "--completion-tokens", "500",
+                          "--throughput", "5000", "--daily-tokens", "5e7", "--burst-daily-tokens", "2e7", "--prices", str(prices)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    # $30/day here (the seed's figure); the burst split half and half: 10M × $0.80 + 10M × $2.40 = $32/day.
+    assert "here $900 + burst $960 = $1860" in run.stdout and "all at Together $3360" in run.stdout, run.stdout

@@ -205,3 +205,26 @@ def test_plan_reproduces_the_seeds_hybrid_pattern(tmp_path):
     assert run.returncode == 0, run.stderr
     # $30/day here (the seed's figure); the burst split half and half: 10M × $0.80 + 10M × $2.40 = $32/day.
     assert "here $900 + burst $960 = $1860" in run.stdout and "all at Together $3360" in run.stdout, run.stdout
+
+
+def test_the_upstream_key_and_model_name_are_sent(tmp_path):
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"keys": [{"key": "sk-upstream-secret-1", "name": "front"}]}))
+    upstream = Server("--api-keys", str(keys), "--model-alias", "upstream-name")
+    key_file = tmp_path / "upstream.key"
+    key_file.write_text("sk-upstream-secret-1\n")
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text("sk-not-the-key")
+    try:
+        for key, route in ((key_file, "fallback"), (wrong, "local")):
+            front = Server("--upstream", upstream.base + "/v1", "--overflow-queue-depth", "0", "--upstream-key-file", str(key),
+                           "--upstream-model", "upstream-name")
+            try:
+                r = post(front, body())
+                assert r.status_code == 200 and r.headers.get("x-wafer-route", "local") == route, r.text
+            finally:
+                assert front.stop() == 0
+        [row] = [r for r in upstream.rows() if r["status"] == 200]
+        assert row["key_name"] == "front", "the upstream billed the key from the key file"
+    finally:
+        assert upstream.stop() == 0

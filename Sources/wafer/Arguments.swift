@@ -51,10 +51,24 @@ struct Arguments {
     }
 }
 
-/// Where `scripts/fetch-model` puts the default model, relative to the working
+/// The models `scripts/fetch-model NAME` fetches, by the short names `--model` also takes.
+let fetchedModels = [
+    "smollm2-135m": "SmolLM2-135M-Instruct.Q4_1.gguf",
+    "qwen2.5-coder-0.5b": "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf",
+    "qwen2.5-coder-1.5b": "Qwen2.5-Coder-1.5B-Instruct-Q4_K_M.gguf",
+    "gemma3-270m": "gemma-3-270m-Q4_K_M.gguf",
+]
+
+/// `--model`: a path, or a short name of a fetched model; without it, the default model.
+func modelPath(_ given: String?) -> String {
+    guard let given else { return fetchedModelPath(fetchedModels["smollm2-135m"]!) }
+    return fetchedModels[given].map(fetchedModelPath) ?? given
+}
+
+/// Where `scripts/fetch-model` puts a model, relative to the working
 /// directory or, failing that, to the executable's checkout.
-func defaultModelPath() -> String {
-    let relative = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+func fetchedModelPath(_ file: String) -> String {
+    let relative = "models/" + file
     if FileManager.default.fileExists(atPath: relative) { return relative }
     var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
     for _ in 0..<5 {

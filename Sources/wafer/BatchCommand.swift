@@ -28,7 +28,7 @@ enum BatchCommand {
         } catch {
             throw UsageError("\(error)")
         }
-        let path = a.string("model") ?? defaultModelPath()
+        let path = modelPath(a.string("model"))
         let session = try ModelSession(path: path, precision: try parsePrecision(a.string("precision")))
         var configuration = EngineConfiguration()
         configuration.limits.maxBatch = maxBatch

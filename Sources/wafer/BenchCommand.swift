@@ -10,7 +10,7 @@ enum BenchCommand {
         let a = try Arguments(args, valued: ["model", "precision", "prompt-tokens", "decode-tokens", "repeat", "concurrency",
                                              "requests", "shared-prefix", "max-batch", "kv", "depth"],
                               flags: ["json", "no-prefix-cache"])
-        let path = a.string("model") ?? defaultModelPath()
+        let path = modelPath(a.string("model"))
         let precision = try parsePrecision(a.string("precision"))
         let concurrency = try a.int("concurrency", default: 0)
         let promptLength = try a.int("prompt-tokens", default: concurrency > 0 ? 64 : 512)

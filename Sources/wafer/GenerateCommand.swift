@@ -18,7 +18,7 @@ enum GenerateCommand {
                                           topP: Float(try a.double("top-p", default: 1)),
                                           seed: UInt64(truncatingIfNeeded: try a.int("seed", default: 0)))
 
-        let session = try ModelSession(path: a.string("model") ?? defaultModelPath(), precision: try parsePrecision(a.string("precision")))
+        let session = try ModelSession(path: modelPath(a.string("model")), precision: try parsePrecision(a.string("precision")))
         let prompt = try session.promptTokens(text: text, chat: chat)
         guard maxTokens > 0 else {
             print()

@@ -5,7 +5,7 @@ import Runtime
 enum InfoCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
         let a = try Arguments(args, valued: ["model"])
-        let path = a.positional.first ?? a.string("model") ?? defaultModelPath()
+        let path = modelPath(a.positional.first ?? a.string("model"))
         let file = try GGUFFile(path: path)
         let config = try ModelConfig(file: file)
         print("file:          \(path) (GGUF v\(file.version), \(file.fileSize) bytes)")

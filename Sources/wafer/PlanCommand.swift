@@ -17,7 +17,7 @@ enum PlanCommand {
         guard tokens > 0, prompt > 0, completion > 0, concurrency > 0 else {
             throw UsageError("--tokens, --prompt-tokens, --completion-tokens and --concurrency must be positive")
         }
-        let path = a.string("model") ?? defaultModelPath()
+        let path = modelPath(a.string("model"))
         let modelID = modelIdentifier(a, path: path)
         let prices: PriceSheet
         do { prices = try a.string("prices").map { try PriceSheet(file: $0) } ?? .standard } catch { throw UsageError("\(error)") }

@@ -15,7 +15,7 @@ enum ServeCommand {
                                              "model-alias", "cors-origin", "upstream", "upstream-key-file", "overflow-queue-depth",
                                              "upstream-model", "upstream-timeout"],
                               flags: ["no-prefix-cache"])
-        let path = a.string("model") ?? defaultModelPath()
+        let path = modelPath(a.string("model"))
         let precision = try parsePrecision(a.string("precision"))
         let kv = try parseKVPrecision(a.string("kv"))
         let host = a.string("host") ?? "127.0.0.1"

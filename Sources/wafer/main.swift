@@ -3,7 +3,7 @@ import Foundation
 /// `wafer COMMAND ...`: parses the command name and hands the rest to it.
 let usage = """
 usage: wafer COMMAND [OPTIONS]
-  serve [--model PATH] [--host 127.0.0.1] [--port 8080] [--model-id ID] [--precision full|native] [--api-keys FILE]
+  serve [--model PATH|NAME] [--host 127.0.0.1] [--port 8080] [--model-id ID] [--precision full|native] [--api-keys FILE]
         [--max-batch 32] [--max-queue 256] [--kv-tokens N] [--ctx N] [--batch-window-ms MS] [--no-prefix-cache]
         [--max-body-bytes N] [--max-connections 512] [--max-connections-per-address 256] [--header-timeout 10]
         [--body-timeout 120] [--idle-timeout 60] [--shutdown-grace S] [--model-alias NAME ...] [--cors-origin ORIGIN]
@@ -17,7 +17,7 @@ usage: wafer COMMAND [OPTIONS]
   generate --prompt TEXT | --chat TEXT [--model PATH] [--max-tokens N] [--temperature T] [--top-p P] [--seed S]
         [--stop TEXT ...] [--precision full|native]
   tokenize [--model PATH] [--no-bos] [--no-special] [--ids] TEXT
-  info [PATH]
+  info [PATH|NAME]
   bench [--model PATH] [--precision full|native] [--kv f32|f16] [--prompt-tokens N] [--decode-tokens N] [--repeat N] [--json]
         [--concurrency N [--requests M] [--shared-prefix K] [--max-batch B] [--no-prefix-cache]]
 """

@@ -69,3 +69,11 @@ def test_generate_goes_through_the_engine_with_stop_strings():
     cut = subprocess.run(base + ["--stop", stop], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert cut.returncode == 0, cut.stderr
     assert cut.stdout.rstrip("\n") == text[:text.index(stop)], "output ends where the stop string begins, without it"
+
+
+def test_models_by_short_name():
+    info = subprocess.run([str(WAFER), "info", "smollm2-135m"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert info.returncode == 0 and "architecture:  llama" in info.stdout, info.stderr
+    unknown = subprocess.run([str(ROOT / "scripts" / "fetch-model"), "no-such-model"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=60)
+    assert unknown.returncode == 2 and "qwen2.5-coder-1.5b" in unknown.stderr and "gemma3-270m" in unknown.stderr

@@ -48,6 +48,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Tokenizer", "Jinja", "GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Runtime", "Tokenizer", "Jinja", "GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Serving", "OpenAI", "Engine", "Metering"], swiftSettings: cpuFlags),
+        .testTarget(name: "ServingTests", dependencies: ["Serving"], swiftSettings: cpuFlags),
         .testTarget(name: "BatchTests", dependencies: ["Batch", "Serving"], swiftSettings: cpuFlags),
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "CSQLite"], swiftSettings: cpuFlags),
         // Runs the built `wafer` binary, so it depends on it to be built first.

@@ -10,6 +10,8 @@ final class ChoiceState {
     let sequence: ScheduledSequence
     var cache: KVCache?
     var sampler: Sampler
+    /// Structured output's grammar for this choice, if any.
+    let constraint: (any TokenConstraint)?
     var history: TokenHistory
     var detokenizer: StreamingDetokenizer
     var stopMatcher: StopMatcher
@@ -23,7 +25,9 @@ final class ChoiceState {
     var cachedTokens = 0
     var lastTokenTime: UInt64?
 
-    init(index: Int, requestID: Int, sequence: ScheduledSequence, sampler: Sampler, tokenizer: Tokenizer, stop: [String]) {
+    init(index: Int, requestID: Int, sequence: ScheduledSequence, sampler: Sampler, tokenizer: Tokenizer, stop: [String],
+         constraint: (any TokenConstraint)? = nil) {
+        self.constraint = constraint
         self.index = index
         self.requestID = requestID
         self.sequence = sequence
@@ -38,6 +42,7 @@ final class ChoiceState {
     func accept(_ token: SampledToken, isEndOfTurn: Bool) -> GeneratedPiece? {
         tokens.append(token)
         unreported.append(token)
+        constraint?.accept(token.id)
         history.append(token.id)
         sequence.append(token.id)
         var released = ""

@@ -93,7 +93,8 @@ public final class Engine: @unchecked Sendable {
             var sampling = request.sampling
             sampling.seed = baseSeed &+ UInt64(index)
             let choice = ChoiceState(index: index, requestID: id, sequence: sequence,
-                                     sampler: Sampler(parameters: sampling, fallbackSeed: 0), tokenizer: tokenizer, stop: request.stop)
+                                     sampler: Sampler(parameters: sampling, fallbackSeed: 0), tokenizer: tokenizer, stop: request.stop,
+                                     constraint: request.constraint?())
             state.choices.append(choice)
             choiceOfSequence[sequence.id] = choice
         }
@@ -266,7 +267,8 @@ public final class Engine: @unchecked Sendable {
             guard chunk.samplesNext, let choice = choiceOfSequence[chunk.sequence.id],
                   let request = requests[choice.requestID] else { continue }
             let token = logits.withUnsafeBufferPointer { all in
-                choice.sampler.sample(logits: UnsafeBufferPointer(rebasing: all[row * vocab..<(row + 1) * vocab]), history: choice.history)
+                choice.sampler.sample(logits: UnsafeBufferPointer(rebasing: all[row * vocab..<(row + 1) * vocab]), history: choice.history,
+                                      constraint: choice.constraint, endOfTurn: endOfTurn)
             }
             if request.firstTokenAt == nil {
                 request.firstTokenAt = now

@@ -15,9 +15,12 @@ public struct GenerationRequest: Sendable {
     public var ignoreEndOfTurn: Bool
     /// Batch work, scheduled after interactive requests.
     public var isBackground: Bool
+    /// Structured output: makes each choice's constraint (nil: any text).
+    public var constraint: (@Sendable () -> any TokenConstraint)?
 
     public init(prompt: [Int32], sampling: SamplingParameters = SamplingParameters(), maxTokens: Int? = nil,
-                stop: [String] = [], choices: Int = 1, ignoreEndOfTurn: Bool = false, isBackground: Bool = false) {
+                stop: [String] = [], choices: Int = 1, ignoreEndOfTurn: Bool = false, isBackground: Bool = false,
+                constraint: (@Sendable () -> any TokenConstraint)? = nil) {
         self.prompt = prompt
         self.sampling = sampling
         self.maxTokens = maxTokens
@@ -25,6 +28,7 @@ public struct GenerationRequest: Sendable {
         self.choices = choices
         self.ignoreEndOfTurn = ignoreEndOfTurn
         self.isBackground = isBackground
+        self.constraint = constraint
     }
 }
 

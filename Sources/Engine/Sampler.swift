@@ -45,7 +45,9 @@ public struct Sampler: Sendable {
         random = RandomSource(seed: parameters.seed ?? fallbackSeed)
     }
 
-    public mutating func sample(logits: UnsafeBufferPointer<Float>, history: TokenHistory) -> SampledToken {
+    /// The next token; with a `constraint`, only among the tokens it allows (`endOfTurn` once it is complete).
+    public mutating func sample(logits: UnsafeBufferPointer<Float>, history: TokenHistory,
+                                constraint: (any TokenConstraint)? = nil, endOfTurn: Set<Int32> = []) -> SampledToken {
         let vocab = logits.count
         if adjusted.count != vocab {
             adjusted = [Float](repeating: 0, count: vocab)
@@ -60,6 +62,7 @@ public struct Sampler: Sendable {
             _ = a.initialize(fromContentsOf: logits)
             applyBias(a)
             applyPenalties(a, history: history)
+            constraint?.mask(a, endOfTurn: endOfTurn)
         }
         let id: Int32 = adjusted.withUnsafeBufferPointer { a in
             if parameters.isGreedy { return Self.argmax(a) }

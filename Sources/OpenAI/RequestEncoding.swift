@@ -42,6 +42,7 @@ extension ChatCompletionRequest: Encodable {
         try c.encode(messages, forKey: .messages)
         try c.encodeIfPresent(logprobs, forKey: .logprobs)
         try c.encodeIfPresent(topLogprobs, forKey: .topLogprobs)
+        try c.encodeIfPresent(responseFormat, forKey: .responseFormat)
         try fields.encode(to: encoder)
     }
 }

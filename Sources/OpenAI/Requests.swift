@@ -76,12 +76,19 @@ public struct StopSequences: Decodable, Sendable {
     }
 }
 
+/// `response_format`: free text, any JSON object, or JSON matching a schema.
+public struct ResponseFormat: Codable, Sendable {
+    public enum Kind: String, Codable, Sendable { case text, jsonObject = "json_object", jsonSchema = "json_schema" }
+    public var type: Kind
+}
+
 /// `POST /v1/chat/completions`.
 public struct ChatCompletionRequest: Decodable, Sendable {
     public var model: String
     public var messages: [Message]
     public var logprobs: Bool?
     public var topLogprobs: Int?
+    public var responseFormat: ResponseFormat?
     public var fields: GenerationFields
 
     public struct Message: Decodable, Sendable {
@@ -119,7 +126,7 @@ public struct ChatCompletionRequest: Decodable, Sendable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case model, messages, logprobs, topLogprobs = "top_logprobs" }
+    enum CodingKeys: String, CodingKey { case model, messages, logprobs, topLogprobs = "top_logprobs", responseFormat = "response_format" }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -127,6 +134,7 @@ public struct ChatCompletionRequest: Decodable, Sendable {
         messages = try c.decode([Message].self, forKey: .messages)
         logprobs = try c.decodeIfPresent(Bool.self, forKey: .logprobs)
         topLogprobs = try c.decodeIfPresent(Int.self, forKey: .topLogprobs)
+        responseFormat = try c.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat)
         fields = try GenerationFields(from: decoder)
     }
 }

@@ -14,6 +14,8 @@ public final class ServedModel: Sendable {
     public let tokenizer: Tokenizer
     public let template: ChatTemplate?
     public let created: Int
+    /// Every token's bytes, for structured output's masks.
+    let tokenBytes: TokenBytes
 
     public init(id: String, aliases: [String] = [], engine: Engine, tokenizer: Tokenizer, template: ChatTemplate?) {
         self.id = id
@@ -22,6 +24,7 @@ public final class ServedModel: Sendable {
         self.tokenizer = tokenizer
         self.template = template
         created = Int(Date().timeIntervalSince1970)
+        tokenBytes = TokenBytes(tokenizer: tokenizer)
     }
 
     public func answers(to name: String) -> Bool { name == id || aliases.contains(name) }

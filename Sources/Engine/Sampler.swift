@@ -62,11 +62,13 @@ public struct Sampler: Sendable {
             _ = a.initialize(fromContentsOf: logits)
             applyBias(a)
             applyPenalties(a, history: history)
-            constraint?.mask(a, endOfTurn: endOfTurn)
         }
-        let id: Int32 = adjusted.withUnsafeBufferPointer { a in
-            if parameters.isGreedy { return Self.argmax(a) }
-            return draw(a)
+        var id: Int32 = adjusted.withUnsafeBufferPointer { a in parameters.isGreedy ? Self.argmax(a) : draw(a) }
+        // Constrained: the token chosen without the mask stands if the constraint allows it (what the
+        // masked distribution would give too: rejection sampling); only otherwise is the mask computed.
+        if let constraint, !constraint.allows(id, endOfTurn: endOfTurn) {
+            adjusted.withUnsafeMutableBufferPointer { constraint.mask($0, endOfTurn: endOfTurn) }
+            id = adjusted.withUnsafeBufferPointer { a in parameters.isGreedy ? Self.argmax(a) : draw(a) }
         }
         guard let wanted = parameters.logprobs else {
             return SampledToken(id: id, logprob: nil, topLogprobs: [])

@@ -76,10 +76,20 @@ public struct StopSequences: Decodable, Sendable {
     }
 }
 
-/// `response_format`: free text, any JSON object, or JSON matching a schema.
+/// `response_format`: free text, any JSON object, or JSON matching a schema
+/// (`json_schema.schema`, or a top-level `schema` as some clients send it).
 public struct ResponseFormat: Codable, Sendable {
     public enum Kind: String, Codable, Sendable { case text, jsonObject = "json_object", jsonSchema = "json_schema" }
+    public struct SchemaSpec: Codable, Sendable {
+        public var name: String?
+        public var schema: JSONValue?
+        public var strict: Bool?
+    }
     public var type: Kind
+    public var jsonSchema: SchemaSpec?
+    public var schema: JSONValue?
+
+    enum CodingKeys: String, CodingKey { case type, jsonSchema = "json_schema", schema }
 }
 
 /// `POST /v1/chat/completions`.

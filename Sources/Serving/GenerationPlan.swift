@@ -55,16 +55,7 @@ struct GenerationPlan {
         }
         let topLogprobs = request.logprobs == true ? (request.topLogprobs ?? 0) : nil
         var part = try request.fields.generationRequest(prompt: try model.chatPrompt(request.messages), topLogprobs: topLogprobs)
-        switch request.responseFormat?.type {
-        case .jsonObject?:
-            let vocabulary = model.tokenBytes
-            part.constraint = { JSONObjectConstraint(vocabulary: vocabulary) }
-        case .jsonSchema?:
-            throw .invalidRequest("response_format json_schema is not supported yet; {\"type\": \"json_object\"} is.",
-                                  param: "response_format", code: "unsupported_value")
-        case .text?, nil:
-            break
-        }
+        part.constraint = try request.responseFormat.flatMap { (format) throws(APIError) in try format.constraint(model.tokenBytes) }
         try validate([part], on: model, fields: ["max_tokens": request.fields.maxTokensField])
         return GenerationPlan(kind: .chat, model: model, context: context, parts: [part], fields: request.fields,
                               logprobs: topLogprobs, echo: nil)

@@ -3,10 +3,10 @@
 /// valid object, and when the object is complete. Tokens that split a
 /// string's UTF-8 or a number work, since it sees bytes, not tokens. Nesting
 /// and whitespace runs are bounded so that a small model cannot wander off.
-struct JSONGrammar: Equatable {
-    enum Container: UInt8 { case object, array }
+struct JSONGrammar: Hashable {
+    enum Container: UInt8, Hashable { case object, array }
 
-    enum Mode: UInt8 {
+    enum Mode: UInt8, Hashable {
         /// Nothing yet: only `{` (after whitespace).
         case start
         /// A value must begin.
@@ -38,10 +38,18 @@ struct JSONGrammar: Equatable {
     /// Where a number is: 0 after `-`, 1 in integer digits, 2 after a leading 0, 3 after `.`,
     /// 4 in fraction digits, 5 after `e`, 6 after the exponent's sign, 7 in exponent digits.
     private var numberPhase = 0
+    /// Digits in the number's current part (bounded as in `SchemaMatcher`).
+    private var numberDigits = 0
     private var literal = 0, literalIndex = 0
     private var whitespaceRun = 0
 
+    /// `anyValue`: any JSON value rather than an object (a schema of `{}`).
+    init(anyValue: Bool = false) { mode = anyValue ? .value : .start }
+
     var isComplete: Bool { mode == .done }
+
+    /// A top-level number that may end here (only the byte after it can tell).
+    var numberCanEnd: Bool { mode == .number && stack.isEmpty && [1, 2, 4, 7].contains(numberPhase) }
 
     /// Takes one byte; false (and the state unchanged in meaning) if it cannot continue a JSON object.
     mutating func feed(_ byte: UInt8) -> Bool {
@@ -168,14 +176,17 @@ struct JSONGrammar: Equatable {
         case UInt8(ascii: "-"):
             mode = .number
             numberPhase = 0
+            numberDigits = 1
             return true
         case UInt8(ascii: "0"):
             mode = .number
             numberPhase = 2
+            numberDigits = 1
             return true
         case _ where isDigit(byte):
             mode = .number
             numberPhase = 1
+            numberDigits = 1
             return true
         default:
             guard let index = Self.literals.firstIndex(where: { $0[0] == byte }) else { return false }
@@ -187,6 +198,14 @@ struct JSONGrammar: Equatable {
     }
 
     private mutating func number(_ byte: UInt8) -> Bool {
+        let before = numberPhase
+        guard numberStep(byte) else { return false }
+        guard mode == .number else { return true }  // the number ended; the byte was read after it
+        numberDigits = numberPhase == before ? numberDigits + 1 : 1
+        return numberDigits <= SchemaMatcher.maxDigits
+    }
+
+    private mutating func numberStep(_ byte: UInt8) -> Bool {
         let digit = isDigit(byte)
         switch (numberPhase, byte) {
         case (0, UInt8(ascii: "0")): numberPhase = 2

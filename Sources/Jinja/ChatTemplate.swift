@@ -4,9 +4,12 @@
 /// `tojson`, loop controls and `{% generation %}`).
 public struct ChatTemplate: Sendable {
     private let nodes: [JinjaNode]
+    /// The template renders a `tools` variable (Qwen2.5's does; SmolLM2's does not).
+    public let rendersTools: Bool
 
     public init(source: String) throws(TemplateError) {
         nodes = try JinjaParser.parse(try JinjaLexer.tokenize(source))
+        rendersTools = source.contains("tools")
     }
 
     /// Renders the prompt. Variables match HF's render call: `messages`,
@@ -19,7 +22,7 @@ public struct ChatTemplate: Sendable {
         var variables: [String: JinjaValue] = [:]
         for builtin in JinjaBuiltin.allCases { variables[builtin.rawValue] = .function(builtin) }
         variables["messages"] = .list(messages.map {
-            .dict(JinjaDict([("role", .string($0.role)), ("content", .string($0.content))]))
+            .dict(JinjaDict([("role", .string($0.role)), ("content", .string($0.content))] + $0.extra.map { ($0.0, JinjaValue($0.1)) }))
         })
         variables["add_generation_prompt"] = .bool(addGenerationPrompt)
         variables["bos_token"] = .string(bosToken)

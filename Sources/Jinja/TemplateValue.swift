@@ -42,9 +42,16 @@ extension TemplateValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral
 public struct ChatMessage: Sendable, Equatable {
     public var role: String
     public var content: String
+    /// More keys of the message as templates see it (`tool_calls`, `tool_call_id`, `name`).
+    public var extra: [(String, TemplateValue)]
 
-    public init(role: String, content: String) {
+    public init(role: String, content: String, extra: [(String, TemplateValue)] = []) {
         self.role = role
         self.content = content
+        self.extra = extra
+    }
+
+    public static func == (a: ChatMessage, b: ChatMessage) -> Bool {
+        a.role == b.role && a.content == b.content && TemplateValue.object(a.extra) == TemplateValue.object(b.extra)
     }
 }

@@ -43,6 +43,9 @@ extension ChatCompletionRequest: Encodable {
         try c.encodeIfPresent(logprobs, forKey: .logprobs)
         try c.encodeIfPresent(topLogprobs, forKey: .topLogprobs)
         try c.encodeIfPresent(responseFormat, forKey: .responseFormat)
+        try c.encodeIfPresent(tools, forKey: .tools)
+        try c.encodeIfPresent(toolChoice, forKey: .toolChoice)
+        try c.encodeIfPresent(parallelToolCalls, forKey: .parallelToolCalls)
         try fields.encode(to: encoder)
     }
 }
@@ -52,6 +55,9 @@ extension ChatCompletionRequest.Message: Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(role, forKey: .role)
         try c.encode(content, forKey: .content)
+        try c.encodeIfPresent(toolCalls, forKey: .toolCalls)
+        try c.encodeIfPresent(toolCallID, forKey: .toolCallID)
+        try c.encodeIfPresent(name, forKey: .name)
     }
 }
 

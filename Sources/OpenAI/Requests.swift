@@ -84,12 +84,87 @@ public struct ResponseFormat: Codable, Sendable {
         public var name: String?
         public var schema: JSONValue?
         public var strict: Bool?
+        public init(name: String?, schema: JSONValue?, strict: Bool?) {
+            self.name = name
+            self.schema = schema
+            self.strict = strict
+        }
     }
     public var type: Kind
     public var jsonSchema: SchemaSpec?
     public var schema: JSONValue?
 
+    public init(type: Kind, jsonSchema: SchemaSpec? = nil, schema: JSONValue? = nil) {
+        self.type = type
+        self.jsonSchema = jsonSchema
+        self.schema = schema
+    }
+
     enum CodingKeys: String, CodingKey { case type, jsonSchema = "json_schema", schema }
+}
+
+/// A function the model may call (`tools[i]`).
+public struct Tool: Codable, Sendable {
+    public struct Function: Codable, Sendable {
+        public var name: String
+        public var description: String?
+        /// A JSON Schema of the arguments object.
+        public var parameters: JSONValue?
+    }
+    public var type: String
+    public var function: Function
+}
+
+/// `tool_choice`: `none`, `auto`, `required`, or one named function.
+public enum ToolChoice: Codable, Sendable, Equatable {
+    case none, auto, required
+    case function(String)
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let word = try? c.decode(String.self) {
+            switch word {
+            case "none": self = .none
+            case "auto": self = .auto
+            case "required": self = .required
+            default:
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "'\(word)' is not none, auto, required or a function.")
+            }
+            return
+        }
+        struct Named: Decodable { struct Function: Decodable { let name: String }; let function: Function }
+        self = .function(try c.decode(Named.self).function.name)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .none: try c.encode("none")
+        case .auto: try c.encode("auto")
+        case .required: try c.encode("required")
+        case .function(let name): try c.encode(["type": JSONValue.string("function"), "function": .object(["name": .string(name)])])
+        }
+    }
+}
+
+/// A call the model made (`message.tool_calls[i]`), as it comes back in an assistant message.
+public struct ToolCall: Codable, Sendable {
+    public struct Function: Codable, Sendable {
+        public var name: String
+        /// The arguments object as JSON text.
+        public var arguments: String
+        public init(name: String, arguments: String) {
+            self.name = name
+            self.arguments = arguments
+        }
+    }
+    public var id: String
+    public var type = "function"
+    public var function: Function
+    public init(id: String, function: Function) {
+        self.id = id
+        self.function = function
+    }
 }
 
 /// `POST /v1/chat/completions`.
@@ -99,14 +174,21 @@ public struct ChatCompletionRequest: Decodable, Sendable {
     public var logprobs: Bool?
     public var topLogprobs: Int?
     public var responseFormat: ResponseFormat?
+    public var tools: [Tool]?
+    public var toolChoice: ToolChoice?
+    public var parallelToolCalls: Bool?
     public var fields: GenerationFields
 
     public struct Message: Decodable, Sendable {
         public var role: String
         /// Text content; an array of text parts is joined. Null for an assistant turn that only called tools.
         public var content: String
+        /// An assistant turn's calls; a `tool` turn's answer names the call it answers.
+        public var toolCalls: [ToolCall]?
+        public var toolCallID: String?
+        public var name: String?
 
-        enum CodingKeys: String, CodingKey { case role, content }
+        enum CodingKeys: String, CodingKey { case role, content, toolCalls = "tool_calls", toolCallID = "tool_call_id", name }
         struct Part: Decodable { let type: String; let text: String? }
 
         /// The roles OpenAI's chat API takes.
@@ -119,7 +201,14 @@ public struct ChatCompletionRequest: Decodable, Sendable {
                 throw DecodingError.dataCorruptedError(forKey: .role, in: c, debugDescription:
                     "'\(role)' is not a role; use one of \(Self.roles.sorted().joined(separator: ", ")).")
             }
-            if try c.decodeNil(forKey: .content) {
+            toolCalls = try c.decodeIfPresent([ToolCall].self, forKey: .toolCalls)
+            toolCallID = try c.decodeIfPresent(String.self, forKey: .toolCallID)
+            name = try c.decodeIfPresent(String.self, forKey: .name)
+            // Only an assistant turn that called tools may leave its content out.
+            if !c.contains(.content), toolCalls == nil {
+                throw DecodingError.keyNotFound(CodingKeys.content, .init(codingPath: c.codingPath, debugDescription: "content is missing"))
+            }
+            if try !c.contains(.content) || c.decodeNil(forKey: .content) {
                 content = ""
             } else if let text = try decodeIfString(c, .content) {
                 content = text
@@ -136,7 +225,10 @@ public struct ChatCompletionRequest: Decodable, Sendable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case model, messages, logprobs, topLogprobs = "top_logprobs", responseFormat = "response_format" }
+    enum CodingKeys: String, CodingKey {
+        case model, messages, logprobs, topLogprobs = "top_logprobs", responseFormat = "response_format", tools
+        case toolChoice = "tool_choice", parallelToolCalls = "parallel_tool_calls"
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -145,6 +237,9 @@ public struct ChatCompletionRequest: Decodable, Sendable {
         logprobs = try c.decodeIfPresent(Bool.self, forKey: .logprobs)
         topLogprobs = try c.decodeIfPresent(Int.self, forKey: .topLogprobs)
         responseFormat = try c.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat)
+        tools = try c.decodeIfPresent([Tool].self, forKey: .tools)
+        toolChoice = try c.decodeIfPresent(ToolChoice.self, forKey: .toolChoice)
+        parallelToolCalls = try c.decodeIfPresent(Bool.self, forKey: .parallelToolCalls)
         fields = try GenerationFields(from: decoder)
     }
 }

@@ -111,8 +111,21 @@ public struct ChatCompletion: Encodable, Sendable {
 
     public struct Message: Encodable, Sendable {
         public var role = "assistant"
-        public var content: String
-        public init(content: String) { self.content = content }
+        /// Null when the turn only called tools.
+        public var content: String?
+        public var toolCalls: [ToolCall]?
+        public init(content: String?, toolCalls: [ToolCall]? = nil) {
+            self.content = content
+            self.toolCalls = toolCalls
+        }
+
+        enum CodingKeys: String, CodingKey { case role, content, toolCalls }
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(role, forKey: .role)
+            try c.encode(content, forKey: .content)  // an explicit null, as OpenAI sends it
+            try c.encodeIfPresent(toolCalls, forKey: .toolCalls)
+        }
     }
 
     public init(id: String, created: Int, model: String, choices: [Choice], usage: Usage, timeInfo: TimeInfo) {
@@ -150,9 +163,25 @@ public struct ChatCompletionChunk: Encodable, Sendable {
     public struct Delta: Encodable, Sendable {
         public var role: String?
         public var content: String?
-        public init(role: String? = nil, content: String? = nil) {
+        public var toolCalls: [ToolCallDelta]?
+        public init(role: String? = nil, content: String? = nil, toolCalls: [ToolCallDelta]? = nil) {
             self.role = role
             self.content = content
+            self.toolCalls = toolCalls
+        }
+    }
+
+    /// A streamed call: keyed by `index`, id and name in its first delta, argument text after.
+    public struct ToolCallDelta: Encodable, Sendable {
+        public var index: Int
+        public var id: String?
+        public var type: String?
+        public var function: ToolCall.Function
+        public init(index: Int, call: ToolCall) {
+            self.index = index
+            id = call.id
+            type = call.type
+            function = call.function
         }
     }
 

@@ -119,6 +119,8 @@ public final class ChunkStream: GenerationStream, @unchecked Sendable {  // used
     private func pieceChunk(part: Int, _ piece: GeneratedPiece) -> StreamEvent? {
         let index = part * plan.choicesPerPart + piece.choice
         guard !piece.text.isEmpty || plan.logprobs != nil else { return nil }
+        // With tools, a choice's text may turn out to be a call: it is sent whole when the choice ends.
+        guard plan.tools == nil else { return nil }
         switch plan.kind {
         case .chat:
             return chatChunk([.init(index: index, delta: .init(content: piece.text),
@@ -132,11 +134,21 @@ public final class ChunkStream: GenerationStream, @unchecked Sendable {  // used
     }
 
     private func finishChunks(part: Int, _ result: GenerationResult) -> [StreamEvent] {
-        result.choices.map { choice in
+        result.choices.flatMap { choice -> [StreamEvent] in
             let index = part * plan.choicesPerPart + choice.index
+            if plan.tools != nil {
+                let (message, reason) = plan.chatMessage(choice, index: index)
+                var events: [StreamEvent] = []
+                if let calls = message.toolCalls {
+                    events.append(chatChunk([.init(index: index, delta: .init(toolCalls: calls.enumerated().map { .init(index: $0, call: $1) }))]))
+                } else if let content = message.content, !content.isEmpty {
+                    events.append(chatChunk([.init(index: index, delta: .init(content: content))]))
+                }
+                return events + [chatChunk([.init(index: index, delta: .init(), finishReason: reason)])]
+            }
             switch plan.kind {
-            case .chat: return chatChunk([.init(index: index, delta: .init(), finishReason: choice.finishReason.openAI)])
-            case .completion: return textChunk([.init(text: "", index: index, logprobs: nil, finishReason: choice.finishReason.openAI)])
+            case .chat: return [chatChunk([.init(index: index, delta: .init(), finishReason: choice.finishReason.openAI)])]
+            case .completion: return [textChunk([.init(text: "", index: index, logprobs: nil, finishReason: choice.finishReason.openAI)])]
             }
         }
     }

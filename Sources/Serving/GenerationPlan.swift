@@ -20,6 +20,8 @@ struct GenerationPlan {
     let logprobs: Int?
     /// Completions with `echo`: each part's prompt text, put before its choices' text.
     let echo: [String]?
+    /// Chat with tools: how calls are parsed out of each choice.
+    var tools: ToolUse?
     let created = Int(Date().timeIntervalSince1970)
 
     var id: String { context.id }
@@ -54,11 +56,20 @@ struct GenerationPlan {
             throw .invalidRequest("top_logprobs needs logprobs set to true.", param: "top_logprobs", code: "invalid_value")
         }
         let topLogprobs = request.logprobs == true ? (request.topLogprobs ?? 0) : nil
-        var part = try request.fields.generationRequest(prompt: try model.chatPrompt(request.messages), topLogprobs: topLogprobs)
-        part.constraint = try request.responseFormat.flatMap { (format) throws(APIError) in try format.constraint(model.tokenBytes) }
+        let tools = try ToolUse(request)
+        var part = try request.fields.generationRequest(prompt: try model.chatPrompt(request.messages, tools: tools), topLogprobs: topLogprobs)
+        if let callSchema = tools?.callSchema {
+            // `required` or a named function: the answer is one call, its arguments following the tool's schema.
+            part.constraint = try ResponseFormat(type: .jsonSchema, jsonSchema: .init(name: "tool_call", schema: callSchema, strict: true))
+                .constraint(model.tokenBytes, param: "tools")
+        } else {
+            part.constraint = try request.responseFormat.flatMap { (format) throws(APIError) in try format.constraint(model.tokenBytes) }
+        }
         try validate([part], on: model, fields: ["max_tokens": request.fields.maxTokensField])
-        return GenerationPlan(kind: .chat, model: model, context: context, parts: [part], fields: request.fields,
-                              logprobs: topLogprobs, echo: nil)
+        var plan = GenerationPlan(kind: .chat, model: model, context: context, parts: [part], fields: request.fields,
+                                  logprobs: topLogprobs, echo: nil)
+        plan.tools = tools
+        return plan
     }
 
     static func completion(_ request: CompletionRequest, model: ServedModel, context: RequestContext) throws(APIError) -> GenerationPlan {
@@ -152,6 +163,13 @@ struct GenerationPlan {
         return l
     }
 
+    /// A chat choice's message and finish reason: with tools, the calls parsed out of its text.
+    func chatMessage(_ c: ChoiceResult, index: Int) -> (ChatCompletion.Message, String) {
+        guard let tools, c.finishReason != .length else { return (.init(content: c.text), c.finishReason.openAI) }
+        let (content, calls) = tools.parse(c.text, id: "\(id)_\(index)")
+        return calls.isEmpty ? (.init(content: c.text), c.finishReason.openAI) : (.init(content: content, toolCalls: calls), "tool_calls")
+    }
+
     /// The whole response of a non-streamed request.
     func body(_ results: [GenerationResult], charge: Charge?) -> ResponseBody {
         let usage = usage(results, charge: charge), timeInfo = timeInfo(results)
@@ -159,9 +177,10 @@ struct GenerationPlan {
         case .chat:
             let choices = results.enumerated().flatMap { p, result in
                 result.choices.map { c in
-                    ChatCompletion.Choice(index: p * choicesPerPart + c.index, message: .init(content: c.text),
-                                          logprobs: logprobs == nil ? nil : chatLogprobs(c.tokens),
-                                          finishReason: c.finishReason.openAI)
+                    let index = p * choicesPerPart + c.index
+                    let (message, reason) = chatMessage(c, index: index)
+                    return ChatCompletion.Choice(index: index, message: message, logprobs: logprobs == nil ? nil : chatLogprobs(c.tokens),
+                                                 finishReason: reason)
                 }
             }
             return .chat(ChatCompletion(id: responseID, created: created, model: model.id, choices: choices, usage: usage,

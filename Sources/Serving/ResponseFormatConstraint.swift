@@ -4,7 +4,8 @@ import OpenAI
 extension ResponseFormat {
     /// The constraint each choice of a request with this format samples under; nil for free text.
     /// A schema that uses something the compiler does not support is a 400 naming it.
-    func constraint(_ vocabulary: TokenBytes) throws(APIError) -> (@Sendable () -> any TokenConstraint)? {
+    func constraint(_ vocabulary: TokenBytes, param: String = "response_format.json_schema.schema") throws(APIError)
+        -> (@Sendable () -> any TokenConstraint)? {
         switch type {
         case .text:
             return nil
@@ -17,7 +18,7 @@ extension ResponseFormat {
             }
             let compiled: (schema: JSONSchema, masks: MaskCache<SchemaMatcher>)
             do { compiled = try vocabulary.grammar(for: document) } catch {
-                throw .invalidRequest("response_format: \(error).", param: "response_format.json_schema.schema", code: "unsupported_schema")
+                throw .invalidRequest("\(param.split(separator: ".")[0]): \(error).", param: param, code: "unsupported_schema")
             }
             return { ByteGrammarConstraint(SchemaMatcher(schema: compiled.schema), vocabulary: vocabulary, masks: compiled.masks) }
         }

@@ -35,15 +35,52 @@ public final class ServedModel: Sendable {
     }
 
     /// Prompt ids for chat messages, rendered with the model's own template
-    /// (which writes BOS itself where the model wants it).
-    func chatPrompt(_ messages: [ChatCompletionRequest.Message]) throws(APIError) -> [Int32] {
+    /// (which writes BOS itself where the model wants it). With tools: the
+    /// template renders them if it can; otherwise a generic system prompt
+    /// describes them, and tool turns become plain text.
+    func chatPrompt(_ messages: [ChatCompletionRequest.Message], tools: ToolUse? = nil) throws(APIError) -> [Int32] {
         guard let template else {
             throw .invalidRequest("The model has no chat template; use /v1/completions.", param: "messages", code: "no_chat_template")
         }
         guard !messages.isEmpty else { throw .invalidRequest("messages must not be empty.", param: "messages", code: "invalid_value") }
-        do { return try tokenizer.chatPrompt(template, messages.map { ChatMessage(role: $0.role, content: $0.content) }) } catch {
+        var chat = messages.map { template.rendersTools ? Self.templateMessage($0) : Self.plainMessage($0) }
+        var extra: [String: TemplateValue] = [:]
+        if let tools {
+            if template.rendersTools {
+                extra["tools"] = tools.templateTools
+            } else if chat.first?.role == "system" {
+                chat[0].content += "\n\n" + tools.genericPrompt
+            } else {
+                chat.insert(ChatMessage(role: "system", content: tools.genericPrompt), at: 0)
+            }
+        }
+        do { return try tokenizer.chatPrompt(template, chat, extra: extra) } catch {
             throw .invalidRequest("The chat template rejected the messages: \(error)", param: "messages", code: "invalid_value")
         }
+    }
+
+    /// A message with its tool calls and call id as Hugging Face templates read them (arguments as objects).
+    static func templateMessage(_ m: ChatCompletionRequest.Message) -> ChatMessage {
+        var extra: [(String, TemplateValue)] = []
+        if let calls = m.toolCalls {
+            extra.append(("tool_calls", .array(calls.map { call in
+                let arguments = (call.function.arguments.data(using: .utf8)).flatMap { try? JSONDecoder().decode(JSONValue.self, from: $0) }
+                return .object([("id", .string(call.id)), ("type", .string("function")),
+                                ("function", .object([("name", .string(call.function.name)),
+                                                      ("arguments", arguments.map(TemplateValue.init(json:)) ?? .string(call.function.arguments))]))])
+            })))
+        }
+        if let id = m.toolCallID { extra.append(("tool_call_id", .string(id))) }
+        if let name = m.name { extra.append(("name", .string(name))) }
+        return ChatMessage(role: m.role, content: m.content, extra: extra)
+    }
+
+    /// For templates that know nothing of tools: calls as the JSON the generic prompt asks for, results as user turns.
+    static func plainMessage(_ m: ChatCompletionRequest.Message) -> ChatMessage {
+        if m.role == "tool" { return ChatMessage(role: "user", content: "Result of \(m.name ?? "the call"): \(m.content)") }
+        guard let calls = m.toolCalls, !calls.isEmpty else { return ChatMessage(role: m.role, content: m.content) }
+        let text = calls.map { #"{"name": "\#($0.function.name)", "arguments": \#($0.function.arguments)}"# }.joined(separator: "\n")
+        return ChatMessage(role: m.role, content: m.content.isEmpty ? text : m.content + "\n" + text)
     }
 
     /// A token's text and bytes as logprobs report them.

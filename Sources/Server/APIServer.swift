@@ -123,6 +123,11 @@ public final class APIServer: @unchecked Sendable {  // `routes` is set before s
                 let body = try decode(CompletionRequest.self, request, .completions, context)
                 return Self.response(try service.completion(body, context: context))
             },
+            Route("POST", "/v1/responses", endpoint: .chatCompletions) { [unowned self] request, match throws(APIError) in
+                let context = self.context(request, match)
+                let body = try decode(ResponsesRequest.self, request, .chatCompletions, context)
+                return Self.response(try service.responses(body, context: context))
+            },
             Route("GET", "/v1/usage") { [unowned self] request, match throws(APIError) in try usage(request, caller: match.caller) },
             Route("GET", "/v1/usage/requests/{id}") { [unowned self] _, match throws(APIError) in
                 try usageRow(match.parameters[0], caller: match.caller)
@@ -238,6 +243,7 @@ final class ServerSentEvents: ResponseStream, @unchecked Sendable {  // used by 
             case .chat(let chunk): data += Self.frame(WireJSON.encode(chunk))
             case .text(let chunk): data += Self.frame(WireJSON.encode(chunk))
             case .failed(let error): data += Self.frame(error.body)
+            case .named(let name, let json): data += Data("event: \(name)\n".utf8) + Self.frame(json)
             case .done: data += Self.frame(Data("[DONE]".utf8))
             }
         }

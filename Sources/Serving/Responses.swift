@@ -6,11 +6,14 @@ import OpenAI
 public enum ResponseBody: Encodable, Sendable {
     case chat(ChatCompletion)
     case text(TextCompletion)
+    /// `/v1/responses`.
+    case response(ResponseObject)
 
     public func encode(to encoder: Encoder) throws {
         switch self {
         case .chat(let body): try body.encode(to: encoder)
         case .text(let body): try body.encode(to: encoder)
+        case .response(let body): try body.encode(to: encoder)
         }
     }
 }
@@ -28,6 +31,8 @@ public enum StreamEvent: Sendable {
     case text(TextCompletion)
     /// The stream ends early (the server stopped it, the model or the ledger failed): no `[DONE]` follows.
     case failed(APIError)
+    /// An event with its own SSE name (`event:` line), as the Responses API sends them.
+    case named(String, Data)
     case done
 }
 

@@ -71,6 +71,7 @@ extension CompletionRequest: Encodable {
         }
         try c.encodeIfPresent(echo, forKey: .echo)
         try c.encodeIfPresent(logprobs, forKey: .logprobs)
+        try c.encodeIfPresent(responseFormat, forKey: .responseFormat)
         try fields.encode(to: encoder)
     }
 }

@@ -251,6 +251,8 @@ public struct CompletionRequest: Decodable, Sendable {
     public var echo: Bool?
     /// Number of most likely alternatives to report per token (0...5 at OpenAI).
     public var logprobs: Int?
+    /// As in chat (a Wafer extension here, as llama.cpp's server has it): each choice's text follows it.
+    public var responseFormat: ResponseFormat?
     public var fields: GenerationFields
 
     /// A string, an array of strings, an array of token ids, or an array of those arrays.
@@ -275,7 +277,7 @@ public struct CompletionRequest: Decodable, Sendable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case model, prompt, echo, logprobs }
+    enum CodingKeys: String, CodingKey { case model, prompt, echo, logprobs, responseFormat = "response_format" }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -283,6 +285,7 @@ public struct CompletionRequest: Decodable, Sendable {
         prompt = try c.decode(Prompt.self, forKey: .prompt)
         echo = try c.decodeIfPresent(Bool.self, forKey: .echo)
         logprobs = try c.decodeIfPresent(Int.self, forKey: .logprobs)
+        responseFormat = try c.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat)
         fields = try GenerationFields(from: decoder)
     }
 }

@@ -85,8 +85,11 @@ struct GenerationPlan {
         }
         guard !prompts.isEmpty else { throw .invalidRequest("prompt must not be empty.", param: "prompt", code: "invalid_value") }
         guard prompts.count <= 128 else { throw .invalidRequest("prompt may hold at most 128 prompts.", param: "prompt", code: "invalid_value") }
+        let constraint = try request.responseFormat.flatMap { (format) throws(APIError) in try format.constraint(model.tokenBytes) }
         let parts = try prompts.map { (p: [Int32]) throws(APIError) in
-            try request.fields.generationRequest(prompt: p, topLogprobs: request.logprobs)
+            var part = try request.fields.generationRequest(prompt: p, topLogprobs: request.logprobs)
+            part.constraint = constraint
+            return part
         }
         try validate(parts, on: model, fields: ["max_tokens": request.fields.maxTokensField, "top_logprobs": "logprobs"])
         return GenerationPlan(kind: .completion, model: model, context: context, parts: parts, fields: request.fields,

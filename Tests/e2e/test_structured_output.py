@@ -115,3 +115,23 @@ def test_unsupported_formats_are_400_naming_them(server, fmt, param):
     if "schema" in fmt.get("json_schema", {}):
         keyword = "pattern" if "pattern" in json.dumps(fmt) else "allOf"
         assert keyword in r.json()["error"]["message"]
+
+
+def test_completions_and_batch_lines_follow_schemas_too(server, tmp_path):
+    import subprocess
+    from conftest import ROOT, WAFER
+    schema = SCHEMAS[4]
+    fmt = {"type": "json_schema", "json_schema": {"name": "a", "schema": schema}}
+    r = httpx.post(server.base + "/v1/completions", json={"model": MODEL_ID, "prompt": "A JSON record:", "max_tokens": 80,
+                                                           "temperature": 0, "response_format": fmt}, timeout=60)
+    assert r.status_code == 200 and r.json()["choices"][0]["finish_reason"] == "stop", r.text
+    jsonschema.validate(json.loads(r.json()["choices"][0]["text"]), schema)
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text(json.dumps({"custom_id": "s", "method": "POST", "url": "/v1/chat/completions", "body": {
+        "model": MODEL_ID, "messages": [{"role": "user", "content": "Count the bugs."}], "max_tokens": 80, "temperature": 0,
+        "response_format": fmt}}) + "\n")
+    run = subprocess.run([str(WAFER), "batch", str(inp), "-o", str(out), "--ledger", str(tmp_path / "l.db")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    body = json.loads(out.read_text())["response"]["body"]
+    jsonschema.validate(json.loads(body["choices"][0]["message"]["content"]), schema)

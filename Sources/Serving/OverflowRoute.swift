@@ -212,61 +212,73 @@ struct UpstreamServing {
     }
 }
 
-/// An upstream stream, re-framed chunk by chunk as Wafer's own; its usage
-/// chunk carries Wafer's cost, and its ledger row is durable before `done`.
-final class UpstreamChunkStream: GenerationStream, @unchecked Sendable {  // used by the connection's thread only
-    private let serving: UpstreamServing
-    private let service: Service
-    private var answer = UpstreamAnswer()
-    private var pending: [Data]
-    private var ended = false
-
-    init(_ serving: UpstreamServing, first: Data, service: Service) {
-        self.serving = serving
-        self.service = service
-        pending = [first]
-    }
-
-    func next() -> [StreamEvent]? {
-        guard !ended else { return nil }
-        while true {
-            guard let data = pending.popLast() ?? serving.call.next() else { return finish() }
-            guard let chunk = UpstreamChunk.decode(data) else {
-                serving.call.cancel()
-                return fail(UpstreamError(kind: .malformed, status: nil, message: "a chunk that is not JSON", beforeFirstByte: false))
+extension Service {
+    /// The request served upstream, when the local queue is deep enough to send it there. Nil serves it
+    /// locally: the queue is short, or the upstream failed before its first byte and the local queue has
+    /// room; without room that failure is a 503.
+    func overflowing(_ request: UpstreamRequest, model: ServedModel, context: RequestContext) throws(APIError) -> Generation? {
+        guard let overflow, overflow.takes(waiting: model.engine.waitingSequences) else { return nil }
+        if let meter {  // reserved before the call, as locally: no output without a row
+            let u = meter.prices.upstream
+            do {
+                try meter.ledger.record(emptyRow(request.endpoint, model: model, context: context, status: 0, outcome: .running,
+                                                 rate: u.promptPerMillion, servedBy: .fallback, upstream: u.name))
+            } catch { throw Self.ledgerUnavailable("\(error)") }
+        }
+        let call = UpstreamCall(client: overflow.client, path: request.path, body: request.body(model: overflow.model))
+        let serving = UpstreamServing(request: request, model: model, context: context, meter: meter, call: call)
+        var failure = call.awaitFirst()
+        var first = failure == nil ? call.next() : nil
+        if failure == nil, first.flatMap(UpstreamChunk.decode) == nil {
+            call.cancel()
+            failure = UpstreamError(kind: .malformed, status: nil, message: "the first chunk is not JSON", beforeFirstByte: true)
+            first = nil
+        }
+        if let failure {
+            countUpstream(error: failure)
+            let waiting = model.engine.waitingSequences
+            guard waiting < model.engine.limits.maxQueue else {
+                throw .unavailable("The local queue is full and the upstream failed (\(failure)); retry shortly.")
+            }
+            return nil
+        }
+        lock.withLock { routes.upstreamFirstEvent.observe(call.timeToFirstEvent ?? 0) }
+        let events = UpstreamChunkStream(serving, first: first!, service: self)
+        guard request.fields.stream != true else { return .streaming(events) }
+        // Not streamed: gather the answer, then answer whole (a failure now is the request's, as locally).
+        var answer = UpstreamAnswer()
+        var data = first
+        while let chunkData = data {
+            guard let chunk = UpstreamChunk.decode(chunkData) else {
+                call.cancel()
+                return try answerFailed(serving, answer, UpstreamError(kind: .malformed, status: nil, message: "a chunk that is not JSON",
+                                                                       beforeFirstByte: false))
             }
             answer.add(chunk)
-            if let event = serving.chunk(chunk) { return [event] }
+            data = call.next()
         }
-    }
-
-    func close() {
-        guard !ended else { return }
-        ended = true
-        serving.call.cancel()
-        try? service.record(serving.ledgerRow(answer, status: 200, outcome: .cancelled))
-        service.countUpstream(answer: answer, serving: serving)
-    }
-
-    private func finish() -> [StreamEvent] {
-        if let failure = serving.call.endFailure { return fail(failure) }
-        ended = true
+        if let failure = call.endFailure { return try answerFailed(serving, answer, failure) }
         let charge = serving.charge(answer)
-        service.countUpstream(answer: answer, serving: serving)
-        do { try service.record(serving.ledgerRow(answer, status: 200, outcome: UpstreamServing.outcome(answer))) } catch {
-            return [.failed(error)]
-        }
-        return serving.request.fields.streamOptions?.includeUsage == true ? [serving.usageChunk(answer, charge), .done] : [.done]
+        let body = serving.body(answer, charge)
+        let json = WireJSON.encode(body)
+        countUpstream(answer: answer, serving: serving)
+        try record(serving.ledgerRow(answer, status: 200, outcome: UpstreamServing.outcome(answer), response: json))
+        return .completed(CompletedResponse(body: body, json: json, charge: charge))
     }
 
-    /// The upstream failed mid-stream: the client gets an error event, the ledger a row for what was delivered.
-    private func fail(_ failure: UpstreamError) -> [StreamEvent] {
-        ended = true
-        service.countUpstream(error: failure)
-        service.countUpstream(answer: answer, serving: serving)
-        let error = APIError(status: 502, type: "server_error", message: "The upstream failed mid-stream (\(failure)); the text so far is billed.",
-                             code: "upstream_error")
-        try? service.record(serving.ledgerRow(answer, status: 502, outcome: .error))
-        return [.failed(error)]
+    private func answerFailed(_ serving: UpstreamServing, _ answer: UpstreamAnswer, _ failure: UpstreamError) throws(APIError) -> Generation {
+        countUpstream(error: failure)
+        countUpstream(answer: answer, serving: serving)
+        try record(serving.ledgerRow(answer, status: 502, outcome: .error))
+        var error = APIError(status: 502, type: "server_error", message: "The upstream failed (\(failure)).", code: "upstream_error")
+        error.isMetered = true
+        throw error
+    }
+
+    func countUpstream(error: UpstreamError) { lock.withLock { routes.upstreamErrors[error.kind.rawValue, default: 0] += 1 } }
+
+    func countUpstream(answer: UpstreamAnswer, serving: UpstreamServing) {
+        let t = serving.tokens(answer)
+        lock.withLock { routes.count(.fallback, tokens: t.prompt + t.completion) }
     }
 }

@@ -2,7 +2,6 @@ import Foundation
 import Engine
 import Metering
 import OpenAI
-import Upstream
 
 /// The one path from a typed request to the engine and back, shared by the
 /// HTTP server and the batch runner: validation, prompt building, metering
@@ -13,10 +12,10 @@ public final class Service: @unchecked Sendable {  // `loaded`, `loadFailure` an
     public let meter: Meter?
     /// Where bursts go when the local queue is deep (`--upstream`); nil serves everything locally.
     public let overflow: OverflowRoute?
-    private let lock = NSLock()
+    let lock = NSLock()
     private var loaded: ServedModel?
     private var loadFailure: String?
-    private var routes = RouteMetrics()
+    var routes = RouteMetrics()
 
     public init(meter: Meter?, overflow: OverflowRoute? = nil) {
         self.meter = meter
@@ -88,76 +87,7 @@ public final class Service: @unchecked Sendable {  // `loaded`, `loadFailure` an
         }
     }
 
-    /// The request served upstream, when the local queue is deep enough to send it there. Nil serves it
-    /// locally: the queue is short, or the upstream failed before its first byte and the local queue has
-    /// room; without room that failure is a 503.
-    private func overflowing(_ request: UpstreamRequest, model: ServedModel, context: RequestContext) throws(APIError) -> Generation? {
-        guard let overflow, overflow.takes(waiting: model.engine.waitingSequences) else { return nil }
-        if let meter {  // reserved before the call, as locally: no output without a row
-            let u = meter.prices.upstream
-            do {
-                try meter.ledger.record(emptyRow(request.endpoint, model: model, context: context, status: 0, outcome: .running,
-                                                 rate: u.promptPerMillion, servedBy: .fallback, upstream: u.name))
-            } catch { throw Self.ledgerUnavailable("\(error)") }
-        }
-        let call = UpstreamCall(client: overflow.client, path: request.path, body: request.body(model: overflow.model))
-        let serving = UpstreamServing(request: request, model: model, context: context, meter: meter, call: call)
-        var failure = call.awaitFirst()
-        var first = failure == nil ? call.next() : nil
-        if failure == nil, first.flatMap(UpstreamChunk.decode) == nil {
-            call.cancel()
-            failure = UpstreamError(kind: .malformed, status: nil, message: "the first chunk is not JSON", beforeFirstByte: true)
-            first = nil
-        }
-        if let failure {
-            countUpstream(error: failure)
-            let waiting = model.engine.waitingSequences
-            guard waiting < model.engine.limits.maxQueue else {
-                throw .unavailable("The local queue is full and the upstream failed (\(failure)); retry shortly.")
-            }
-            return nil
-        }
-        lock.withLock { routes.upstreamFirstEvent.observe(call.timeToFirstEvent ?? 0) }
-        let events = UpstreamChunkStream(serving, first: first!, service: self)
-        guard !request.fields.stream.isTrue else { return .streaming(events) }
-        // Not streamed: gather the answer, then answer whole (a failure now is the request's, as locally).
-        var answer = UpstreamAnswer()
-        var data = first
-        while let chunkData = data {
-            guard let chunk = UpstreamChunk.decode(chunkData) else {
-                call.cancel()
-                return try answerFailed(serving, answer, UpstreamError(kind: .malformed, status: nil, message: "a chunk that is not JSON",
-                                                                       beforeFirstByte: false))
-            }
-            answer.add(chunk)
-            data = call.next()
-        }
-        if let failure = call.endFailure { return try answerFailed(serving, answer, failure) }
-        let charge = serving.charge(answer)
-        let body = serving.body(answer, charge)
-        let json = WireJSON.encode(body)
-        countUpstream(answer: answer, serving: serving)
-        try record(serving.ledgerRow(answer, status: 200, outcome: UpstreamServing.outcome(answer), response: json))
-        return .completed(CompletedResponse(body: body, json: json, charge: charge))
-    }
-
-    private func answerFailed(_ serving: UpstreamServing, _ answer: UpstreamAnswer, _ failure: UpstreamError) throws(APIError) -> Generation {
-        countUpstream(error: failure)
-        countUpstream(answer: answer, serving: serving)
-        try record(serving.ledgerRow(answer, status: 502, outcome: .error))
-        var error = APIError(status: 502, type: "server_error", message: "The upstream failed (\(failure)).", code: "upstream_error")
-        error.isMetered = true
-        throw error
-    }
-
     func countLocal(tokens: Int) { lock.withLock { routes.count(.local, tokens: tokens) } }
-
-    func countUpstream(error: UpstreamError) { lock.withLock { routes.upstreamErrors[error.kind.rawValue, default: 0] += 1 } }
-
-    func countUpstream(answer: UpstreamAnswer, serving: UpstreamServing) {
-        let t = serving.tokens(answer)
-        lock.withLock { routes.count(.fallback, tokens: t.prompt + t.completion) }
-    }
 
     /// A generation request refused before it ran (a body that did not decode, an invalid value, a full
     /// queue) still gets its token-free ledger row, so every request the API saw is accounted for.
@@ -168,7 +98,7 @@ public final class Service: @unchecked Sendable {  // `loaded`, `loadFailure` an
     }
 
     /// A row with no tokens yet: a refusal, or a reservation before the request runs.
-    private func emptyRow(_ endpoint: Endpoint, model: ServedModel, context: RequestContext, status: Int, outcome: RequestOutcome,
+    func emptyRow(_ endpoint: Endpoint, model: ServedModel, context: RequestContext, status: Int, outcome: RequestOutcome,
                           rate: Decimal, servedBy: ServedBy = .local, upstream: String? = nil) -> LedgerRow {
         LedgerRow(requestID: context.id, createdAt: Date().timeIntervalSince1970, keyName: context.caller.name,
                   tier: context.caller.tier.rawValue, model: model.id, route: endpoint.rawValue, status: status, promptTokens: 0,
@@ -246,8 +176,4 @@ public struct RouteMetrics: Sendable {
         requests[route, default: 0] += 1
         tokens[route, default: 0] += count
     }
-}
-
-private extension Optional where Wrapped == Bool {
-    var isTrue: Bool { self == true }
 }

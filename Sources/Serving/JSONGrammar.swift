@@ -35,8 +35,7 @@ struct JSONGrammar: Hashable {
     /// The string being read is a key (`:` follows it).
     private var inKey = false
     private var hexLeft = 0
-    /// Where a number is: 0 after `-`, 1 in integer digits, 2 after a leading 0, 3 after `.`,
-    /// 4 in fraction digits, 5 after `e`, 6 after the exponent's sign, 7 in exponent digits.
+    /// Where a number is (`SchemaMatcher.numberStep`'s phases).
     private var numberPhase = 0
     /// Digits in the number's current part (bounded as in `SchemaMatcher`).
     private var numberDigits = 0
@@ -49,7 +48,7 @@ struct JSONGrammar: Hashable {
     var isComplete: Bool { mode == .done }
 
     /// A top-level number that may end here (only the byte after it can tell).
-    var numberCanEnd: Bool { mode == .number && stack.isEmpty && [1, 2, 4, 7].contains(numberPhase) }
+    var numberCanEnd: Bool { mode == .number && stack.isEmpty && SchemaMatcher.numberCanEnd(numberPhase) }
 
     /// Takes one byte; false (and the state unchanged in meaning) if it cannot continue a JSON object.
     mutating func feed(_ byte: UInt8) -> Bool {
@@ -137,7 +136,6 @@ struct JSONGrammar: Hashable {
     private func isHex(_ b: UInt8) -> Bool {
         (0x30...0x39).contains(b) || (0x41...0x46).contains(b) || (0x61...0x66).contains(b)
     }
-    private func isDigit(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) }
 
     private mutating func whitespace() -> Bool {
         whitespaceRun += 1
@@ -173,19 +171,9 @@ struct JSONGrammar: Hashable {
         case UInt8(ascii: "\""):
             mode = .string
             return true
-        case UInt8(ascii: "-"):
+        case _ where SchemaMatcher.numberStart(byte) != nil:
             mode = .number
-            numberPhase = 0
-            numberDigits = 1
-            return true
-        case UInt8(ascii: "0"):
-            mode = .number
-            numberPhase = 2
-            numberDigits = 1
-            return true
-        case _ where isDigit(byte):
-            mode = .number
-            numberPhase = 1
+            numberPhase = SchemaMatcher.numberStart(byte)!
             numberDigits = 1
             return true
         default:
@@ -197,33 +185,16 @@ struct JSONGrammar: Hashable {
         }
     }
 
+    /// Numbers follow `SchemaMatcher`'s rule (the one definition of a JSON number's phases).
     private mutating func number(_ byte: UInt8) -> Bool {
-        let before = numberPhase
-        guard numberStep(byte) else { return false }
-        guard mode == .number else { return true }  // the number ended; the byte was read after it
-        numberDigits = numberPhase == before ? numberDigits + 1 : 1
-        return numberDigits <= SchemaMatcher.maxDigits
-    }
-
-    private mutating func numberStep(_ byte: UInt8) -> Bool {
-        let digit = isDigit(byte)
-        switch (numberPhase, byte) {
-        case (0, UInt8(ascii: "0")): numberPhase = 2
-        case (0, _) where digit: numberPhase = 1
-        case (1, _) where digit, (4, _) where digit, (7, _) where digit: break
-        case (1, UInt8(ascii: ".")), (2, UInt8(ascii: ".")): numberPhase = 3
-        case (3, _) where digit: numberPhase = 4
-        case (1, UInt8(ascii: "e")), (1, UInt8(ascii: "E")), (2, UInt8(ascii: "e")), (2, UInt8(ascii: "E")),
-             (4, UInt8(ascii: "e")), (4, UInt8(ascii: "E")):
-            numberPhase = 5
-        case (5, UInt8(ascii: "+")), (5, UInt8(ascii: "-")): numberPhase = 6
-        case (5, _) where digit, (6, _) where digit: numberPhase = 7
-        default:
+        guard let next = SchemaMatcher.numberStep(numberPhase, byte, integer: false) else {
             // Not part of the number: it ends here if it may, and the byte is read after it.
-            guard [1, 2, 4, 7].contains(numberPhase) else { return false }
+            guard SchemaMatcher.numberCanEnd(numberPhase) else { return false }
             endValue()
             return feed(byte)
         }
-        return true
+        numberDigits = next == numberPhase ? numberDigits + 1 : 1
+        numberPhase = next
+        return numberDigits <= SchemaMatcher.maxDigits
     }
 }

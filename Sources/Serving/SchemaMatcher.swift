@@ -129,7 +129,7 @@ struct SchemaMatcher: Hashable {
             if let next = Self.numberStep(phase, byte, integer: integer) {
                 let count = next == phase ? digits + 1 : 1
                 if count <= Self.maxDigits { add(replacing(path, with: .number(integer: integer, phase: next, digits: count)), to: &out) }
-            } else if [1, 2, 4, 7].contains(phase) {
+            } else if Self.numberCanEnd(phase) {
                 step(popped(path), byte, into: &out)  // the number ends here; the byte belongs to what follows
             }
         case .object(let node, let next, let phase):
@@ -244,7 +244,12 @@ struct SchemaMatcher: Hashable {
     /// Digits a number's integer, fraction or exponent may have: a model cannot write digits for ever.
     static let maxDigits = 16
 
-    /// The phase after a number's first byte (as in `JSONGrammar`), nil if it cannot start one.
+    /// A number's phases: 0 after `-`, 1 in integer digits, 2 after a leading 0, 3 after `.`,
+    /// 4 in fraction digits, 5 after `e`, 6 after the exponent's sign, 7 in exponent digits.
+    /// It may end in 1, 2, 4 or 7.
+    static func numberCanEnd(_ phase: Int) -> Bool { [1, 2, 4, 7].contains(phase) }
+
+    /// The phase after a number's first byte, nil if it cannot start one.
     static func numberStart(_ byte: UInt8) -> Int? {
         byte == UInt8(ascii: "-") ? 0 : byte == UInt8(ascii: "0") ? 2 : isDigit(byte) ? 1 : nil
     }

@@ -228,3 +228,17 @@ def test_the_upstream_key_and_model_name_are_sent(tmp_path):
         assert row["key_name"] == "front", "the upstream billed the key from the key file"
     finally:
         assert upstream.stop() == 0
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--upstream", "ftp://127.0.0.1/v1"], "--upstream must be an http(s) URL"),
+    (["--overflow-queue-depth", "4"], "--overflow-queue-depth needs --upstream"),
+    (["--upstream", "http://127.0.0.1:1/v1", "--upstream-key-file", "/nonexistent/key"], "cannot read the upstream key file"),
+    (["--upstream", "http://127.0.0.1:1/v1", "--overflow-queue-depth", "-1"], "--overflow-queue-depth must be 0 or more"),
+])
+def test_bad_upstream_flags_are_usage_errors(args, message, tmp_path):
+    import subprocess
+    from conftest import ROOT, WAFER
+    run = subprocess.run([str(WAFER), "serve", "--port", "0", "--data-dir", str(tmp_path), *args], cwd=ROOT, capture_output=True,
+                         text=True, timeout=30)
+    assert run.returncode == 2 and message in run.stderr, run.stderr

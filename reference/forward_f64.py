@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Float64 reference forward pass for llama-family GGUF models (numpy only).
+"""Float64 reference forward pass for llama, qwen2 and gemma3 GGUF models (numpy only).
 
 An independent implementation written from the model definition, for golden
 data: every weight is dequantised with gguf.quants.dequantize and all the
@@ -15,6 +15,15 @@ arithmetic is done in float64.
     causal, scale 1/sqrt(head_dim)
   - SwiGLU feed-forward: down(silu(gate(x)) * up(x))
   - output = output.weight, or token_embd.weight when absent (tied)
+  - qwen2: q/k/v biases; RoPE in NEOX mode (x[i] with x[i + n_rot/2])
+  - gemma3 (as llama.cpp's src/models/gemma3.cpp builds it): embeddings
+    times sqrt(n_embd); head size gemma3.attention.key_length; RMSNorm of
+    each q and k head (attn_q_norm, attn_k_norm) before NEOX RoPE; q scaled
+    by 1/sqrt(head size); RMSNorm of the attention output
+    (post_attention_norm) and of the FFN output (post_ffw_norm) before each
+    residual add; GELU (tanh form) gate; layers with il % 6 < 5 are
+    sliding-window layers (a query at p sees keys at p' with p - p' < window)
+    with RoPE base 10000, the others global with gemma3.rope.freq_base
 
 Usage as a library:
     m = Model(path); steps = m.greedy(prompt_ids, 32)
@@ -37,6 +46,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DEFAULT_MODEL = os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
 GREEDY_DIR = os.path.join(ROOT, "Tests", "Fixtures", "greedy")
+# The other models' goldens: llamacpp-NAME.json in, f64-NAME.json out.
+MODELS = {
+    "qwen2.5-coder-0.5b": os.path.join(ROOT, "models", "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf"),
+    "gemma3-270m": os.path.join(ROOT, "models", "gemma-3-270m-Q4_K_M.gguf"),
+}
 
 
 def _field(reader, key, default=None):
@@ -45,7 +59,7 @@ def _field(reader, key, default=None):
 
 
 class Model:
-    def __init__(self, path, rope_mode="norm"):
+    def __init__(self, path, rope_mode=None):
         r = gguf.GGUFReader(path)
         arch = _field(r, "general.architecture")
         self.arch = arch
@@ -53,11 +67,16 @@ class Model:
         self.n_embd = int(_field(r, f"{arch}.embedding_length"))
         self.n_head = int(_field(r, f"{arch}.attention.head_count"))
         self.n_kv = int(_field(r, f"{arch}.attention.head_count_kv", self.n_head))
-        self.head_dim = self.n_embd // self.n_head
+        self.head_dim = int(_field(r, f"{arch}.attention.key_length", self.n_embd // self.n_head))
         self.n_rot = int(_field(r, f"{arch}.rope.dimension_count", self.head_dim))
         self.eps = float(_field(r, f"{arch}.attention.layer_norm_rms_epsilon"))
         self.base = float(_field(r, f"{arch}.rope.freq_base", 10000.0))
-        self.rope_mode = rope_mode
+        self.rope_mode = rope_mode or ("norm" if arch in ("llama", "smollm", "mistral") else "neox")
+        self.gemma = arch == "gemma3"
+        window = int(_field(r, f"{arch}.attention.sliding_window", 0))
+        # per layer: (rope base, window or None)
+        self.layer_attn = [(10000.0, window) if self.gemma and window and il % 6 < 5 else (self.base, None)
+                           for il in range(self.n_layer)]
         tensors = {t.name: t for t in r.tensors}
 
         def w(name):
@@ -72,23 +91,27 @@ class Model:
         self.layers = []
         for i in range(self.n_layer):
             p = f"blk.{i}."
-            L = {k: w(p + k + ".weight") for k in
-                 ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
-                  "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")}
+            names = ["attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
+                     "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"]
+            if self.gemma:
+                names += ["attn_q_norm", "attn_k_norm", "post_attention_norm", "post_ffw_norm"]
+            L = {k: w(p + k + ".weight") for k in names}
             for b in ("attn_q", "attn_k", "attn_v"):       # Qwen2-style biases
                 if p + b + ".bias" in tensors:
                     L[b + ".bias"] = w(p + b + ".bias")
             self.layers.append(L)
         self.n_vocab = self.output.shape[0]
         # inverse frequencies: base^(-2i/n_rot), i = 0 .. n_rot/2-1
-        self.inv_freq = self.base ** (-np.arange(0, self.n_rot, 2, dtype=np.float64) / self.n_rot)
+
+    def inv_freq(self, base):
+        return base ** (-np.arange(0, self.n_rot, 2, dtype=np.float64) / self.n_rot)
 
     def rmsnorm(self, x, weight):
         return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + self.eps) * weight
 
-    def rope(self, x, positions):
+    def rope(self, x, positions, base):
         """x: (T, heads, head_dim); rotates the first n_rot dims of each head."""
-        ang = positions[:, None].astype(np.float64) * self.inv_freq[None, :]   # (T, n_rot/2)
+        ang = positions[:, None].astype(np.float64) * self.inv_freq(base)[None, :]   # (T, n_rot/2)
         cos = np.cos(ang)[:, None, :]
         sin = np.sin(ang)[:, None, :]
         out = x.copy()
@@ -117,9 +140,11 @@ class Model:
         T = len(tokens)
         pos = np.arange(start, start + T)
         x = self.tok_embd[np.asarray(tokens)]                       # (T, d)
+        if self.gemma:
+            x = x * math.sqrt(self.n_embd)
         group = self.n_head // self.n_kv
         scale = 1.0 / math.sqrt(self.head_dim)
-        for L, C in zip(self.layers, cache):
+        for L, C, (base, window) in zip(self.layers, cache, self.layer_attn):
             h = self.rmsnorm(x, L["attn_norm"])
             q = h @ L["attn_q"].T
             k = h @ L["attn_k"].T
@@ -130,8 +155,13 @@ class Model:
                 k = k + L["attn_k.bias"]
             if "attn_v.bias" in L:
                 v = v + L["attn_v.bias"]
-            q = self.rope(q.reshape(T, self.n_head, self.head_dim), pos)
-            k = self.rope(k.reshape(T, self.n_kv, self.head_dim), pos)
+            q = q.reshape(T, self.n_head, self.head_dim)
+            k = k.reshape(T, self.n_kv, self.head_dim)
+            if self.gemma:
+                q = self.rmsnorm(q, L["attn_q_norm"])
+                k = self.rmsnorm(k, L["attn_k_norm"])
+            q = self.rope(q, pos, base)
+            k = self.rope(k, pos, base)
             v = v.reshape(T, self.n_kv, self.head_dim)
             C["k"] = np.concatenate([C["k"], k])
             C["v"] = np.concatenate([C["v"], v])
@@ -140,16 +170,28 @@ class Model:
             vv = np.repeat(C["v"], group, axis=1)
             scores = np.einsum("thd,shd->hts", q, kk) * scale       # (n_head, T, S)
             mask = np.arange(S)[None, :] > pos[:, None]              # key after query
+            if window:
+                mask |= pos[:, None] - np.arange(S)[None, :] >= window
             scores = np.where(mask[None], -np.inf, scores)
             scores -= scores.max(axis=-1, keepdims=True)
             p = np.exp(scores)
             p /= p.sum(axis=-1, keepdims=True)
-            att = np.einsum("hts,shd->thd", p, vv).reshape(T, self.n_embd)
-            x = x + att @ L["attn_output"].T
+            att = np.einsum("hts,shd->thd", p, vv).reshape(T, self.n_head * self.head_dim)
+            a = att @ L["attn_output"].T
+            if self.gemma:
+                a = self.rmsnorm(a, L["post_attention_norm"])
+            x = x + a
             h = self.rmsnorm(x, L["ffn_norm"])
             g = h @ L["ffn_gate"].T
             u = h @ L["ffn_up"].T
-            x = x + ((g / (1.0 + np.exp(-g))) * u) @ L["ffn_down"].T
+            if self.gemma:
+                act = 0.5 * g * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (g + 0.044715 * g ** 3)))
+            else:
+                act = g / (1.0 + np.exp(-g))
+            f = (act * u) @ L["ffn_down"].T
+            if self.gemma:
+                f = self.rmsnorm(f, L["post_ffw_norm"])
+            x = x + f
         x = self.rmsnorm(x[-1], self.output_norm)
         return self.output @ x
 
@@ -173,8 +215,11 @@ def log_softmax(z):
     return z - m - math.log(np.exp(z - m).sum())
 
 
-def make_goldens(model_path, n_new):
-    src = os.path.join(GREEDY_DIR, "llamacpp.json")
+def make_goldens(model_path, n_new, name=None):
+    """name None: the default model (f64.json + f64-first-logits.bin); else
+    MODELS[name] (f64-NAME.json, with every (vocab // 1024)-th first-step
+    logit inline instead of a binary file)."""
+    src = os.path.join(GREEDY_DIR, "llamacpp.json" if name is None else f"llamacpp-{name}.json")
     with open(src, encoding="utf-8") as f:
         lc = json.load(f)
     t0 = time.time()
@@ -201,6 +246,9 @@ def make_goldens(model_path, n_new):
         first.append(steps[0].astype("<f4"))
         out_cases.append({"name": case["name"], "prompt_ids": case["prompt_ids"],
                           "generated_ids": gen, "steps": recs})
+        if name is not None:
+            stride = m.n_vocab // 1024
+            out_cases[-1]["first_logits_sample"] = [float(v) for v in steps[0][::stride]]
         lc_gen = case["generated_ids"][:n_new]
         diverge = next((i for i, (a, b) in enumerate(zip(gen, lc_gen)) if a != b), None)
         report.append((case["name"], diverge, recs, case, time.time() - t1))
@@ -213,18 +261,23 @@ def make_goldens(model_path, n_new):
         "notes": ("margin = top1 - top2 raw logit; top16 = [id, logit] of the raw "
                   "float64 logits, descending; top2_logprob = [id, log-softmax]. "
                   "Prompt ids are those of llamacpp.json (llama.cpp's tokenizer)."),
-        "first_logits_file": "f64-first-logits.bin",
-        "first_logits_layout": ("little-endian float32, [case][vocab] row-major: "
-                                f"{len(first)} cases (order of 'cases') x {m.n_vocab} "
-                                "logits of the first generated step"),
         "cases": out_cases,
     }
-    with open(os.path.join(GREEDY_DIR, "f64.json"), "w", encoding="utf-8") as f:
+    if name is None:
+        data["first_logits_file"] = "f64-first-logits.bin"
+        data["first_logits_layout"] = ("little-endian float32, [case][vocab] row-major: "
+                                       f"{len(first)} cases (order of 'cases') x {m.n_vocab} "
+                                       "logits of the first generated step")
+        with open(os.path.join(GREEDY_DIR, "f64-first-logits.bin"), "wb") as f:
+            for z in first:
+                f.write(z.tobytes())
+    else:
+        data["first_logits_sample_stride"] = m.n_vocab // 1024
+        data["first_logits_sample_layout"] = ("cases[i].first_logits_sample[j] = logit of token id "
+                                              "j * first_logits_sample_stride at the first generated step")
+    with open(os.path.join(GREEDY_DIR, "f64.json" if name is None else f"f64-{name}.json"), "w", encoding="utf-8") as f:
         json.dump(data, f, ensure_ascii=False)
         f.write("\n")
-    with open(os.path.join(GREEDY_DIR, "f64-first-logits.bin"), "wb") as f:
-        for z in first:
-            f.write(z.tobytes())
     print(f"load {t_load:.1f}s")
     for name, diverge, recs, case, dt in report:
         if diverge is None:
@@ -240,15 +293,16 @@ def make_goldens(model_path, n_new):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=DEFAULT_MODEL)
+    ap.add_argument("--name", choices=sorted(MODELS), help="goldens for this model instead of the default one")
     ap.add_argument("--goldens", action="store_true",
                     help="write Tests/Fixtures/greedy/f64.json + f64-first-logits.bin "
                          "for the prompts of llamacpp.json")
     ap.add_argument("--n", type=int, default=32)
     ap.add_argument("--ids", help="comma-separated prompt ids: print greedy continuation")
-    ap.add_argument("--rope", default="norm", choices=["norm", "neox"])
+    ap.add_argument("--rope", default=None, choices=["norm", "neox"], help="default: the architecture's")
     a = ap.parse_args()
     if a.goldens:
-        make_goldens(a.model, a.n)
+        make_goldens(MODELS[a.name] if a.name else a.model, a.n, a.name)
     elif a.ids:
         m = Model(a.model, rope_mode=a.rope)
         ids = [int(x) for x in a.ids.split(",")]

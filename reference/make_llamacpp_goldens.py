@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Golden data from llama.cpp (through the llama-cpp-python PyPI package).
 
-  tokenizer  Tests/Fixtures/tokenizer/{smollm2,llama-bpe,qwen2,llama-spm}.json
+  tokenizer  Tests/Fixtures/tokenizer/{smollm2,llama-bpe,qwen2,llama-spm,gemma3}.json
              ids for the strings of reference/tokenizer_cases.py
   greedy     Tests/Fixtures/greedy/llamacpp.json: 8 prompts, 32 greedy tokens
              with per-step top-2 log-probs and top-16 logits; flash attention
              off (main) and on (compared, recorded)
+  greedy NAME  the same for another model of MODELS, into llamacpp-NAME.json
+             (a model without a chat template gets the plain-text prompts only)
 
-Usage: /opt/wafer-ref-venv/bin/python reference/make_llamacpp_goldens.py [tokenizer|greedy|all]
+Usage: /opt/wafer-ref-venv/bin/python reference/make_llamacpp_goldens.py [tokenizer|greedy [NAME]|all]
 The vocab GGUFs come from scripts/fetch-vocabs (models/vocab/).
 """
 import ctypes
@@ -36,6 +38,11 @@ VOCABS = {
     "llama-bpe": os.path.join(ROOT, "models", "vocab", "ggml-vocab-llama-bpe.gguf"),
     "qwen2": os.path.join(ROOT, "models", "vocab", "ggml-vocab-qwen2.gguf"),
     "llama-spm": os.path.join(ROOT, "models", "vocab", "ggml-vocab-llama-spm.gguf"),
+}
+MODELS = {
+    "qwen2.5-coder-0.5b": os.path.join(ROOT, "models", "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf"),
+    "qwen2.5-coder-1.5b": os.path.join(ROOT, "models", "Qwen2.5-Coder-1.5B-Instruct-Q4_K_M.gguf"),
+    "gemma3-270m": os.path.join(ROOT, "models", "gemma-3-270m-Q4_K_M.gguf"),
 }
 TOK_DIR = os.path.join(ROOT, "Tests", "Fixtures", "tokenizer")
 GREEDY_DIR = os.path.join(ROOT, "Tests", "Fixtures", "greedy")
@@ -166,6 +173,10 @@ PROMPTS = [
 ]
 
 
+# Longer than a 512-position sliding window, so that windowed layers see only part of it.
+LONG_PROMPT = {"name": "plain-long-window", "text": ", ".join(str(i) for i in range(1, 200)) + ","}
+
+
 def log_softmax(z):
     z = z.astype(np.float64)
     m = z.max()
@@ -195,19 +206,23 @@ def run_greedy(llm, prompt_ids):
     return gen, steps, first_logits
 
 
-def greedy_goldens():
-    tmpl = meta(MODEL, "tokenizer.chat_template")
-    toks = reader(MODEL).fields["tokenizer.ggml.tokens"].contents()
-    bos = toks[int(meta(MODEL, "tokenizer.ggml.bos_token_id"))]
-    eos = toks[int(meta(MODEL, "tokenizer.ggml.eos_token_id"))]
+def greedy_goldens(name=None):
+    model = MODEL if name is None else MODELS[name]
+    tmpl = meta(model, "tokenizer.chat_template")
+    toks = reader(model).fields["tokenizer.ggml.tokens"].contents()
+    bos = toks[int(meta(model, "tokenizer.ggml.bos_token_id"))]
+    eos = toks[int(meta(model, "tokenizer.ggml.eos_token_id"))]
+    prompts = [p for p in PROMPTS if tmpl is not None or "text" in p]
+    if meta(model, f"{meta(model, 'general.architecture')}.attention.sliding_window"):
+        prompts.append(LONG_PROMPT)
     runs = {}
     timings = {}
     for fa in (False, True):
         t0 = time.time()
-        llm = Llama(model_path=MODEL, n_ctx=512, n_batch=512, n_threads=2, n_threads_batch=2,
+        llm = Llama(model_path=model, n_ctx=512 if name is None else 1024, n_batch=512, n_threads=2, n_threads_batch=2,
                     logits_all=True, flash_attn=fa, seed=0, verbose=False)
         res = []
-        for p in PROMPTS:
+        for p in prompts:
             text = p["text"] if "text" in p else render_chat(tmpl, p["messages"], bos, eos)
             ids = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
             gen, steps, first = run_greedy(llm, ids)
@@ -223,7 +238,7 @@ def greedy_goldens():
         if "messages" in p:
             c["messages"] = p["messages"]
         c.update({"prompt": text, "prompt_ids": ids, "generated_ids": gen,
-                  "generated_text": text_of(llm_detok_cache(gen)), "steps": steps,
+                  "generated_text": text_of(llm_detok_cache(model, gen)), "steps": steps,
                   "generated_ids_flash_attn": gen_fa})
         div = next((i for i, (a, b) in enumerate(zip(gen, gen_fa)) if a != b), None)
         c["flash_attn_first_difference"] = div
@@ -235,13 +250,14 @@ def greedy_goldens():
                          f"(off picks {gen[div]} margin {m0:.4f}, on picks {gen_fa[div]} margin {m1:.4f})")
         cases.append(c)
         os.makedirs("/tmp/wafer-ref", exist_ok=True)
-        first.astype("<f4").tofile(f"/tmp/wafer-ref/llamacpp-first-{p['name']}.bin")
+        first.astype("<f4").tofile(f"/tmp/wafer-ref/llamacpp-first-{name or 'smollm2'}-{p['name']}.bin")
     out = {
-        "model": os.path.basename(MODEL),
+        "model": os.path.basename(model),
         "made_with": "reference/make_llamacpp_goldens.py greedy; " + MADE_WITH,
-        "settings": ("Llama(model_path, n_ctx=512, n_batch=512, n_threads=2, logits_all=True, "
+        "settings": (f"Llama(model_path, n_ctx={512 if name is None else 1024}, n_batch=512, n_threads=2, logits_all=True, "
                      "flash_attn=False, seed=0); prompt ids = tokenize(prompt, add_bos=True, special=True) "
-                     "(llama.cpp adds BOS only per the file's tokenizer.ggml.add_bos_token, false here); "
+                     f"(llama.cpp adds BOS only per the file's tokenizer.ggml.add_bos_token, "
+                     f"{str(meta(model, 'tokenizer.ggml.add_bos_token', False)).lower()} here); "
                      "greedy: each step takes the argmax of llama.cpp's logits (temperature 0) and evals it. "
                      "Chat prompts rendered from tokenizer.chat_template with jinja2 as HF apply_chat_template "
                      "does (trim_blocks, lstrip_blocks, add_generation_prompt=True)."),
@@ -253,7 +269,7 @@ def greedy_goldens():
         "cases": cases,
     }
     os.makedirs(GREEDY_DIR, exist_ok=True)
-    fname = os.path.join(GREEDY_DIR, "llamacpp.json")
+    fname = os.path.join(GREEDY_DIR, "llamacpp.json" if name is None else f"llamacpp-{name}.json")
     with open(fname, "w", encoding="utf-8") as f:
         json.dump(out, f, ensure_ascii=False)
         f.write("\n")
@@ -267,14 +283,13 @@ def greedy_goldens():
         print("  " + n)
 
 
-_vocab_llm = None
+_vocab_llms = {}
 
 
-def llm_detok_cache(ids):
-    global _vocab_llm
-    if _vocab_llm is None:
-        _vocab_llm = Llama(model_path=MODEL, vocab_only=True, verbose=False)
-    return detokenize(_vocab_llm, ids)
+def llm_detok_cache(model, ids):
+    if model not in _vocab_llms:
+        _vocab_llms[model] = Llama(model_path=model, vocab_only=True, verbose=False)
+    return detokenize(_vocab_llms[model], ids)
 
 
 def main():
@@ -282,6 +297,7 @@ def main():
     t0 = time.time()
     if what in ("tokenizer", "all"):
         tokenizer_goldens("smollm2", MODEL)
+        tokenizer_goldens("gemma3", MODELS["gemma3-270m"])
         for name, path in VOCABS.items():
             if not os.path.exists(path):
                 sys.exit(f"{path} missing: run scripts/fetch-vocabs")
@@ -289,7 +305,7 @@ def main():
         print(f"tokenizer goldens: {time.time() - t0:.1f}s")
     if what in ("greedy", "all"):
         t1 = time.time()
-        greedy_goldens()
+        greedy_goldens(sys.argv[2] if len(sys.argv) > 2 else None)
         print(f"greedy goldens: {time.time() - t1:.1f}s")
 
 

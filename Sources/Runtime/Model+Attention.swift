@@ -20,11 +20,12 @@ extension Model {
         func run(part: Int, of parts: Int) {
             let c = model.config, s = scratch
             let qDim = c.queryDimension, kvDim = c.kvDimension, hd = c.headDimension
+            let table = model.ropeOfLayer[layer], rope = model.ropes[table]
             forEachRow(batch, layout: layout, part: part, of: parts) { row, position, cache in
                 let q = s.q + row * qDim, k = s.k + row * kvDim
-                let rotations = UnsafePointer(s.rotations + row * c.ropeDimension)
-                Ops.rope(q, heads: c.headCount, headDimension: hd, rotations: rotations, table: model.rope)
-                Ops.rope(k, heads: c.kvHeadCount, headDimension: hd, rotations: rotations, table: model.rope)
+                let rotations = UnsafePointer(s.rotations(table: table, row: row, dimension: c.ropeDimension))
+                Ops.rope(q, heads: c.headCount, headDimension: hd, rotations: rotations, table: rope)
+                Ops.rope(k, heads: c.kvHeadCount, headDimension: hd, rotations: rotations, table: rope)
                 for head in 0..<c.kvHeadCount {
                     let at = cache.offset(layer: layer, head: head, position: position)
                     let key = k + head * hd, value = s.v + row * kvDim + head * hd
@@ -41,7 +42,8 @@ extension Model {
         }
     }
 
-    /// Each (row, head): softmax(q·K/√d)·V over the row's sequence up to its position.
+    /// Each (row, head): softmax(scale·q·K)·V over the row's sequence up to its
+    /// position (over its last `window` positions in a sliding-window layer).
     private struct Attend: PoolJob {
         let model: Model, batch: [SequenceInput], layout: RowLayout, layer: Int, scratch: Scratch
 
@@ -49,7 +51,7 @@ extension Model {
             let c = model.config, s = scratch
             let qDim = c.queryDimension, hd = c.headDimension
             let group = c.headCount / c.kvHeadCount
-            let scale = 1 / Float(hd).squareRoot()
+            let scale = c.attentionScale, window = c.layers[layer].window
             let room = s.scores + part * s.scoresPerThread
             // A unit is one row's query-head group: one thread reads those keys
             // and values once for all the group's heads. Units are dealt
@@ -65,7 +67,9 @@ extension Model {
                     guard index % parts == part else { return }
                     let head = kvHead * group, count = Int32(group)
                     let queries = s.q + row * qDim + head * hd, out = s.attention + row * qDim + head * hd
-                    let at = cache.offset(layer: layer, head: kvHead, position: 0), visible = Int32(position + 1)
+                    // A sliding-window layer sees the `window` positions ending at its own.
+                    let first = window.map { max(0, position + 1 - $0) } ?? 0
+                    let at = cache.offset(layer: layer, head: kvHead, position: first), visible = Int32(position + 1 - first)
                     switch cache.precision {
                     case .f32:
                         wafer_attend_group_f32(queries, cache.keys.assumingMemoryBound(to: Float.self) + at,

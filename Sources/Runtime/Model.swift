@@ -19,7 +19,7 @@ public struct SequenceInput {
     }
 }
 
-/// A llama-family transformer resident in memory. One forward call runs every
+/// A decoder-only transformer resident in memory, of any family in `Architectures`. One forward call runs every
 /// layer for every sequence of the batch (no pipeline stages): the rows of all
 /// sequences are stacked so each weight matrix is read once per step.
 public final class Model: @unchecked Sendable {  // weights immutable; forward is called from one thread at a time
@@ -29,7 +29,9 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
     let weights: Weights
     /// Native-precision weights point into the file's mapping, which must outlive them.
     let file: GGUFFile
-    let rope: RopeTable
+    /// One RoPE table per distinct base, and which one each layer uses.
+    let ropes: [RopeTable]
+    let ropeOfLayer: [Int]
     let linearScratchPerThread: Int
     /// Native precision whose every matrix has an integer kernel: prompt rows
     /// take the same kernels as generated rows (faster than dequantising for sgemm).
@@ -44,12 +46,15 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
     /// llama.cpp keeps it) and F32 in full precision (exact activations, which
     /// the float64 check needs).
     public init(file: GGUFFile, precision: Precision, kvPrecision: KVPrecision? = nil) throws(ModelError) {
-        config = try ModelConfig(file: file)
+        let config = try ModelConfig(file: file)
+        self.config = config
         self.precision = precision
         self.kvPrecision = kvPrecision ?? (precision == .full ? .f32 : .f16)
         self.file = file
         weights = try Weights(file: file, config: config, precision: precision)
-        rope = RopeTable(config: config)
+        let bases = config.ropeBases
+        ropes = bases.map { RopeTable(base: $0, dimension: config.ropeDimension, style: config.ropeStyle) }
+        ropeOfLayer = config.layers.map { bases.firstIndex(of: $0.ropeBase)! }
         integerRows = weights.linears.allSatisfy(\.hasIntegerKernel)
         // sgemm's dequantised panels are only needed when prompt rows use sgemm.
         linearScratchPerThread = integerRows ? 0 : weights.linears.map(\.scratchPerThread).max() ?? 0
@@ -60,7 +65,7 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
     /// Bytes of weights one decode step reads: every matrix once, the norms,
     /// and one embedding row. Divided by memory bandwidth, the decode speed limit.
     public var weightBytesPerToken: Int {
-        let norms = (weights.layers.count * 2 + 1) * config.embeddingLength * MemoryLayout<Float>.size
+        let norms = (weights.blocks.normFloats + config.embeddingLength) * MemoryLayout<Float>.size
         return weights.linears.map(\.weightBytes).reduce(0, +) + norms + weights.tokenEmbedding.weightBytes / config.vocabularySize
     }
 
@@ -79,13 +84,6 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
                            linearPerThread: linearScratchPerThread, threads: WorkerPool.shared.size)
         keptScratch = made
         return made
-    }
-
-    /// Runs a row-wise step on every row, the rows split over the worker pool
-    /// when there are several (rows are independent, so the split changes no result).
-    func eachRow(_ rows: Int, _ operation: RowStep.Operation, _ s: Scratch) {
-        let step = RowStep(operation: operation, rows: rows, config: config, scratch: s)
-        if rows == 1 { step.run(part: 0, of: 1) } else { WorkerPool.shared.run(step) }
     }
 
     /// Prompt rows go through sgemm when a batch-invariant tile was found;
@@ -127,33 +125,13 @@ public final class Model: @unchecked Sendable {  // weights immutable; forward i
             for (i, t) in seq.tokens.enumerated() {
                 let row = layout.start[b] + i
                 weights.tokenEmbedding.row(Int(t), into: s.x + row * dim)
-                rope.rotations(position: seq.cache.length + i, into: s.rotations + row * c.ropeDimension)
+                if c.embeddingScale != 1 { for j in 0..<dim { s.x[row * dim + j] *= c.embeddingScale } }
+                for (r, rope) in ropes.enumerated() {
+                    rope.rotations(position: seq.cache.length + i, into: s.rotations(table: r, row: row, dimension: c.ropeDimension))
+                }
             }
         }
-        func linear(_ l: Linear, _ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ quantized: Q8Activations? = nil) {
-            l.apply(input, layout: layout, into: output, scratch: s.linear, quantized: quantized)
-        }
-        /// The normed input quantised once for the matrices that share it (integer-kernel models only).
-        func quantizedInput() -> Q8Activations? {
-            guard integerRows else { return nil }
-            return Q8Activations(s.h + layout.kernelRows.lowerBound * dim, rows: layout.kernelRows.count, inputs: dim,
-                                 buffer: s.linear.activations)
-        }
-        let rows = layout.rowCount
-
-        for (l, layer) in weights.layers.enumerated() {
-            eachRow(rows, .norm(layer.attentionNorm), s)
-            let normed = quantizedInput()
-            Linear.apply(s.h, layout: layout, (layer.query, s.q), (layer.key, s.k), (layer.value, s.v), scratch: s.linear, quantized: normed)
-            attention(batch, layout: layout, layer: l, s)
-            linear(layer.attentionOutput, s.attention, s.h)
-            eachRow(rows, .addAndNorm(layer.feedForwardNorm), s)
-            let normedFFN = quantizedInput()
-            Linear.apply(s.h, layout: layout, (layer.gate, s.gate), (layer.up, s.up), scratch: s.linear, quantized: normedFFN)
-            eachRow(rows, .swiglu, s)
-            linear(layer.down, s.gate, s.h)
-            eachRow(rows, .addResidual, s)
-        }
+        weights.blocks.run(ForwardStep(model: self, batch: batch, layout: layout, scratch: s))
         for seq in batch { seq.cache.length += seq.tokens.count }
 
         // Only each sequence's last position needs the vocabulary projection;
@@ -205,32 +183,4 @@ struct RowLayout {
 
     /// Just `count` kernel rows.
     init(kernelRows count: Int) { kernelRows = 0..<count }
-}
-
-/// A row-wise piece of a layer over the step's rows (`Ops`).
-struct RowStep: PoolJob {
-    enum Operation {
-        /// h = rmsNorm(x)
-        case norm([Float])
-        /// x += h, then h = rmsNorm(x)
-        case addAndNorm([Float])
-        /// gate = silu(gate) · up
-        case swiglu
-        /// x += h
-        case addResidual
-    }
-
-    let operation: Operation, rows: Int, config: ModelConfig, scratch: Scratch
-
-    func run(part: Int, of parts: Int) {
-        let s = scratch, dim = config.embeddingLength, ffn = config.feedForwardLength, epsilon = config.rmsEpsilon
-        for i in WorkerPool.slice(rows, part: part, of: parts) {
-            switch operation {
-            case .norm(let weight): Ops.rmsNorm(s.x + i * dim, weight: weight, epsilon: epsilon, into: s.h + i * dim)
-            case .addAndNorm(let weight): Ops.rmsNorm(s.x + i * dim, adding: s.h + i * dim, weight: weight, epsilon: epsilon, into: s.h + i * dim)
-            case .swiglu: wafer_swiglu(s.gate + i * ffn, s.up + i * ffn, Int32(ffn))
-            case .addResidual: for j in 0..<dim { s.x[i * dim + j] += s.h[i * dim + j] }
-            }
-        }
-    }
 }

@@ -14,7 +14,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .file(let e): e.description
         case .missingMetadata(let key): "model file lacks metadata key '\(key)'"
-        case .unsupportedArchitecture(let a): "unsupported model architecture '\(a)' (supported: \(ModelConfig.supportedArchitectures.joined(separator: ", ")))"
+        case .unsupportedArchitecture(let a): "unsupported model architecture '\(a)' (supported: \(Architectures.names.joined(separator: ", ")))"
         case .missingTensor(let name): "model file has no tensor '\(name)'"
         case .wrongShape(let name, let expected, let found): "tensor '\(name)' has shape \(found), expected \(expected)"
         case .inconsistent(let why): "inconsistent model hyper-parameters: \(why)"

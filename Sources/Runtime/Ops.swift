@@ -58,9 +58,8 @@ struct RopeTable {
         }
     }
 
-    init(config: ModelConfig) {
-        let d = config.ropeDimension
-        inverseFrequencies = (0..<d / 2).map { pow(Double(config.ropeBase), -2 * Double($0) / Double(d)) }
-        style = config.ropeStyle
+    init(base: Float, dimension d: Int, style: ModelConfig.RopeStyle) {
+        inverseFrequencies = (0..<d / 2).map { pow(Double(base), -2 * Double($0) / Double(d)) }
+        self.style = style
     }
 }

@@ -12,7 +12,7 @@ struct Scratch {
     let gate: UnsafeMutablePointer<Float>       // [rows, ffn]
     let up: UnsafeMutablePointer<Float>         // [rows, ffn]
     let scores: UnsafeMutablePointer<Float>     // [threads, scoresPerThread] attention's room (`wafer_attend_group_*`)
-    let rotations: UnsafeMutablePointer<Float>  // [rows, ropeDimension] RoPE (cos, sin) per pair
+    let rotations: UnsafeMutablePointer<Float>  // [ropeTables, rows, ropeDimension] RoPE (cos, sin) per pair
     let linear: LinearScratch
     let scoresPerThread: Int
     let rows: Int
@@ -32,12 +32,17 @@ struct Scratch {
         gate = zeros(rows * c.feedForwardLength)
         up = zeros(rows * c.feedForwardLength)
         scores = zeros(threads * scoresPerThread)
-        rotations = zeros(rows * c.ropeDimension)
+        rotations = zeros(c.ropeBases.count * rows * c.ropeDimension)
         let widest = max(c.embeddingLength, c.feedForwardLength, c.queryDimension)
         linear = LinearScratch(panels: zeros(threads * linearPerThread),
                                activations: .allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: widest), alignment: 64))
         self.scoresPerThread = scoresPerThread
         self.rows = rows
+    }
+
+    /// A row's (cos, sin) pairs for RoPE table `table`.
+    func rotations(table: Int, row: Int, dimension: Int) -> UnsafeMutablePointer<Float> {
+        rotations + (table * rows + row) * dimension
     }
 
     func fits(rows needed: Int, scoresPerThread neededScores: Int) -> Bool { needed <= rows && neededScores <= scoresPerThread }

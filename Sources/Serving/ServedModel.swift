@@ -40,7 +40,8 @@ public final class ServedModel: Sendable {
     /// describes them, and tool turns become plain text.
     func chatPrompt(_ messages: [ChatCompletionRequest.Message], tools: ToolUse? = nil) throws(APIError) -> [Int32] {
         guard let template else {
-            throw .invalidRequest("The model has no chat template; use /v1/completions.", param: "messages", code: "no_chat_template")
+            throw .invalidRequest("The model '\(id)' has no chat template (it is a base model): use /v1/completions, "
+                                  + "or start wafer serve with --chat-template FILE.", param: "messages", code: "no_chat_template")
         }
         guard !messages.isEmpty else { throw .invalidRequest("messages must not be empty.", param: "messages", code: "invalid_value") }
         var chat = messages.map { template.rendersTools ? Self.templateMessage($0) : Self.plainMessage($0) }

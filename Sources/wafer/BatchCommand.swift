@@ -9,7 +9,7 @@ import Serving
 enum BatchCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
         // -o is the one short option, as OpenAI's docs and most tools spell the output file.
-        let a = try Arguments(ArraySlice(args.map { $0 == "-o" ? "--output" : $0 }), valued: ["output", "errors", "model", "model-id", "max-batch", "precision", "ledger", "prices", "ctx"])
+        let a = try Arguments(ArraySlice(args.map { $0 == "-o" ? "--output" : $0 }), valued: ["output", "errors", "model", "model-id", "max-batch", "precision", "ledger", "prices", "ctx", "chat-template"])
         guard a.positional.count == 1, let output = a.string("output") else {
             throw UsageError("usage: wafer batch INPUT.jsonl -o OUTPUT.jsonl [--errors ERRORS.jsonl] [--model PATH] [--max-batch N]")
         }
@@ -29,7 +29,8 @@ enum BatchCommand {
             throw UsageError("\(error)")
         }
         let path = modelPath(a.string("model"))
-        let session = try ModelSession(path: path, precision: try parsePrecision(a.string("precision")))
+        let session = try ModelSession(path: path, precision: try parsePrecision(a.string("precision")),
+                                       chatTemplate: try chatTemplateOption(a))
         var configuration = EngineConfiguration()
         configuration.limits.maxBatch = maxBatch
         configuration.limits.maxQueue = maxBatch

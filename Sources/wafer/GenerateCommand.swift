@@ -5,7 +5,7 @@ import Engine
 /// through the engine as the server runs requests (sampling, stop strings, end of turn).
 enum GenerateCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
-        let a = try Arguments(args, valued: ["model", "prompt", "chat", "max-tokens", "temperature", "top-p", "seed", "precision", "stop"])
+        let a = try Arguments(args, valued: ["model", "prompt", "chat", "max-tokens", "temperature", "top-p", "seed", "precision", "stop", "chat-template"])
         let text: String, chat: Bool
         switch (a.string("prompt"), a.string("chat")) {
         case (let p?, nil): (text, chat) = (p, false)
@@ -18,7 +18,8 @@ enum GenerateCommand {
                                           topP: Float(try a.double("top-p", default: 1)),
                                           seed: UInt64(truncatingIfNeeded: try a.int("seed", default: 0)))
 
-        let session = try ModelSession(path: modelPath(a.string("model")), precision: try parsePrecision(a.string("precision")))
+        let session = try ModelSession(path: modelPath(a.string("model")), precision: try parsePrecision(a.string("precision")),
+                                       chatTemplate: try chatTemplateOption(a))
         let prompt = try session.promptTokens(text: text, chat: chat)
         guard maxTokens > 0 else {
             print()

@@ -15,7 +15,10 @@ enum InfoCommand {
         print("width:         \(config.embeddingLength) (feed-forward \(config.feedForwardLength))")
         print("heads:         \(config.headCount) query, \(config.kvHeadCount) key/value, \(config.headDimension) each")
         print("context:       \(config.contextLength) tokens")
-        print("rope:          base \(config.ropeBase), \(config.ropeDimension) dims, \(config.ropeStyle)")
+        print("rope:          base \(config.ropeBases.map { "\($0)" }.joined(separator: " and ")), \(config.ropeDimension) dims, \(config.ropeStyle)")
+        if let window = config.layers.compactMap(\.window).first {
+            print("attention:     sliding window of \(window) in \(config.layers.filter { $0.window != nil }.count) of \(config.layerCount) layers")
+        }
         print("vocabulary:    \(config.vocabularySize) tokens (\(file.metadata["tokenizer.ggml.model"]?.string ?? "?"), pre \(file.metadata["tokenizer.ggml.pre"]?.string ?? "default"))")
         let parameters = file.tensors.reduce(0) { $0 + $1.elementCount }
         print("parameters:    \(parameters)")

@@ -12,18 +12,31 @@ struct ModelSession {
     let tokenizer: Tokenizer
     let template: ChatTemplate?
 
-    init(path: String, precision: Precision, kvPrecision: KVPrecision? = nil) throws {
+    /// `chatTemplate` replaces the file's own template (`--chat-template`).
+    init(path: String, precision: Precision, kvPrecision: KVPrecision? = nil, chatTemplate: ChatTemplate? = nil) throws {
         file = try GGUFFile(path: path)
         model = try Model(file: file, precision: precision, kvPrecision: kvPrecision)
         tokenizer = try Tokenizer(gguf: file)
-        template = try file.metadata["tokenizer.chat_template"]?.string.map { try ChatTemplate(source: $0) }
+        template = try chatTemplate ?? file.metadata["tokenizer.chat_template"]?.string.map { try ChatTemplate(source: $0) }
     }
 
     /// Prompt ids for plain text, or for one user message rendered with the model's template.
     func promptTokens(text: String, chat: Bool) throws -> [Int32] {
         guard chat else { return tokenizer.encode(text) }
-        guard let template else { throw UsageError("the model has no chat template; use --prompt") }
+        guard let template else { throw UsageError("the model has no chat template (a base model?); use --prompt, or give one with --chat-template FILE") }
         return try tokenizer.chatPrompt(template, [ChatMessage(role: "user", content: text)])
+    }
+}
+
+/// `--chat-template FILE`: a Jinja chat template to use instead of the model's
+/// own (or for a base model that has none), checked before the model loads.
+func chatTemplateOption(_ a: Arguments) throws(UsageError) -> ChatTemplate? {
+    guard let path = a.string("chat-template") else { return nil }
+    guard let data = FileManager.default.contents(atPath: path), let source = String(data: data, encoding: .utf8) else {
+        throw UsageError("--chat-template: cannot read '\(path)' as UTF-8 text")
+    }
+    do { return try ChatTemplate(source: source) } catch {
+        throw UsageError("--chat-template: '\(path)' is not a valid template: \(error)")
     }
 }
 

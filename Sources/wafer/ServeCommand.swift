@@ -13,11 +13,12 @@ enum ServeCommand {
                                              "ctx", "batch-window-ms", "api-keys", "max-body-bytes", "max-connections",
                                              "max-connections-per-address", "header-timeout", "body-timeout", "idle-timeout", "shutdown-grace", "prices", "ledger", "data-dir", "kv",
                                              "model-alias", "cors-origin", "upstream", "upstream-key-file", "overflow-queue-depth",
-                                             "upstream-model", "upstream-timeout"],
+                                             "upstream-model", "upstream-timeout", "chat-template"],
                               flags: ["no-prefix-cache"])
         let path = modelPath(a.string("model"))
         let precision = try parsePrecision(a.string("precision"))
         let kv = try parseKVPrecision(a.string("kv"))
+        let chatTemplate = try chatTemplateOption(a)
         let host = a.string("host") ?? "127.0.0.1"
         let port = try a.int("port", default: 8080)
         guard (0...65535).contains(port) else { throw UsageError("--port must be between 0 and 65535") }
@@ -66,7 +67,7 @@ enum ServeCommand {
         let configuration = engine
         Thread.detachNewThread {
             do {
-                let session = try ModelSession(path: path, precision: precision, kvPrecision: kv)
+                let session = try ModelSession(path: path, precision: precision, kvPrecision: kv, chatTemplate: chatTemplate)
                 let engineInstance = Engine(model: session.model, tokenizer: session.tokenizer, configuration: configuration)
                 served.set(engineInstance)
                 let id = modelIdentifier(a, path: path)

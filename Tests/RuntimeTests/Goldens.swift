@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import GGUF
 import Runtime
 import Jinja
@@ -40,6 +41,7 @@ struct LlamaCppGoldens: Decodable {
         let generated_ids: [Int32]
         let steps: [Step]
     }
+    let model: String               // the GGUF file's name in models/
     let cases: [Case]
 
     static let shared: LlamaCppGoldens = load("llamacpp.json")
@@ -48,8 +50,13 @@ struct LlamaCppGoldens: Decodable {
 /// The float64 reference forward pass's greedy run (reference/forward_f64.py).
 struct Float64Goldens: Decodable {
     struct Step: Decodable { let id: Int32; let margin: Double; let top16: [[Double]] }
-    struct Case: Decodable { let name: String; let prompt_ids: [Int32]; let generated_ids: [Int32]; let steps: [Step] }
+    struct Case: Decodable {
+        let name: String; let prompt_ids: [Int32]; let generated_ids: [Int32]; let steps: [Step]
+        /// Every `first_logits_sample_stride`-th logit of the first step (the other models' files).
+        let first_logits_sample: [Float]?
+    }
     let cases: [Case]
+    let first_logits_sample_stride: Int?
 
     static let shared: Float64Goldens = load("f64.json")
 
@@ -76,4 +83,74 @@ func greedy(_ model: Model, prompt: [Int32], steps: Int) throws -> (ids: [Int32]
         if step + 1 < steps { logits = try model.forward([SequenceInput(cache: cache, tokens: [next], kind: .generated)]) }
     }
     return (ids, all)
+}
+
+/// Greedy decoding against llama.cpp's run. llama.cpp does not agree with
+/// itself at near-ties, so tokens must match up to the first step where its
+/// top-2 log-probability margin is below `tieMargin`; there any token whose
+/// logit is within `tieMargin` of its top one is also accepted (a tie can be
+/// three or four ways), and comparison stops. Returns the tokens compared per case.
+@discardableResult
+func expectAgreement(_ model: Model, with goldens: LlamaCppGoldens, label: String, tieMargin: Double = 0.5) throws -> [Int] {
+    var counts: [Int] = []
+    for golden in goldens.cases {
+        let ours = try greedy(model, prompt: golden.prompt_ids, steps: golden.steps.count)
+        var compared = 0
+        for (i, step) in golden.steps.enumerated() {
+            let margin = step.top2[0][1] - step.top2[1][1]
+            if margin < tieMargin {
+                let top = step.top16_logits[0][1]
+                let accepted = step.top16_logits.filter { top - $0[1] < tieMargin }.map { Int32($0[0]) }
+                #expect(accepted.contains(ours.ids[i]), "\(label) \(golden.name) step \(i): \(ours.ids[i]) not in \(accepted)")
+                // Same choice as llama.cpp: the contexts still agree, so keep comparing.
+                if ours.ids[i] != step.id { break }
+            } else {
+                #expect(ours.ids[i] == step.id, "\(label) \(golden.name) step \(i): ours \(ours.ids[i]), llama.cpp \(step.id) (margin \(margin))")
+                if ours.ids[i] != step.id { break }
+            }
+            compared += 1
+        }
+        print("\(label) \(golden.name): \(compared) of \(golden.steps.count) tokens identical before taking a near-tie the other way")
+        counts.append(compared)
+    }
+    return counts
+}
+
+/// Full precision against the float64 reference: every step's top-16 logits
+/// within `tolerance`, `firstLogits(case, logits)` on the first step's logits, and the
+/// same tokens wherever the reference's margin exceeds 0.01.
+func expectAgreement(_ model: Model, with goldens: Float64Goldens, label: String, tolerance: Double = 1e-3,
+                     firstLogits: (Int, [Float]) -> Void) throws {
+    for (c, golden) in goldens.cases.enumerated() {
+        let ours = try greedy(model, prompt: golden.prompt_ids, steps: golden.steps.count)
+        firstLogits(c, ours.logits[0])
+        for (i, step) in golden.steps.enumerated() {
+            for pair in step.top16 {
+                let diff = abs(Double(ours.logits[i][Int(pair[0])]) - pair[1])
+                #expect(diff < tolerance, "\(label) \(golden.name) step \(i) token \(Int(pair[0])): logit off by \(diff)")
+            }
+            if step.margin <= 0.01 {
+                let accepted = [Int32(step.top16[0][0]), Int32(step.top16[1][0])]
+                #expect(accepted.contains(ours.ids[i]))
+                break
+            }
+            #expect(ours.ids[i] == step.id, "\(label) \(golden.name) step \(i): ours \(ours.ids[i]), float64 \(step.id)")
+            if ours.ids[i] != step.id { break }
+        }
+    }
+}
+
+/// Our template (chat cases) and tokenizer turn each prompt into llama.cpp's ids.
+func expectPromptIDs(_ goldens: LlamaCppGoldens, tokenizer: Tokenizer, template: ChatTemplate?) throws {
+    for golden in goldens.cases {
+        var text = golden.prompt
+        if let messages = golden.messages {
+            let template = try #require(template, "\(golden.name): a chat case for a model without a template")
+            text = try template.render(
+                messages: messages.map { ChatMessage(role: $0.role, content: $0.content) }, addGenerationPrompt: true,
+                bosToken: tokenizer.bosID.map(tokenizer.tokenText) ?? "", eosToken: tokenizer.eosID.map(tokenizer.tokenText) ?? "")
+            #expect(text == golden.prompt, "\(golden.name): template renders differently from jinja2")
+        }
+        #expect(tokenizer.encode(text) == golden.prompt_ids, "\(golden.name)")
+    }
 }

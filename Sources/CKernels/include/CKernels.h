@@ -41,6 +41,8 @@ void wafer_attend_group_f16(const float *queries, const uint16_t *keys, const ui
                             float scale, float *scratch, float *out);
 /// gate[i] ← silu(gate[i]) · up[i] = gate[i] / (1 + e^-gate[i]) · up[i], with a vector exp.
 void wafer_swiglu(float *gate, const float *up, int n);
+/// gate[i] ← gelu_tanh(gate[i]) · up[i] (Gemma's gated feed-forward), with the same vector exp.
+void wafer_geglu(float *gate, const float *up, int n);
 /// The sum of `n` bytes: reads them all (memory bandwidth probe).
 uint64_t wafer_read_bytes(const uint8_t *p, size_t n);
 /// F32 to F16, round to nearest even.

@@ -171,17 +171,30 @@ public struct ChatCompletionChunk: Encodable, Sendable {
         }
     }
 
-    /// A streamed call: keyed by `index`, id and name in its first delta, argument text after.
+    /// A streamed call: keyed by `index`, id and name in its first delta,
+    /// argument text in that one and the ones after (which carry neither).
     public struct ToolCallDelta: Encodable, Sendable {
+        public struct Function: Encodable, Sendable {
+            public var name: String?
+            public var arguments: String
+        }
         public var index: Int
         public var id: String?
         public var type: String?
-        public var function: ToolCall.Function
-        public init(index: Int, call: ToolCall) {
+        public var function: Function
+
+        /// The opening delta of call `index`.
+        public init(index: Int, id: String, name: String, arguments: String = "") {
             self.index = index
-            id = call.id
-            type = call.type
-            function = call.function
+            self.id = id
+            type = "function"
+            function = Function(name: name, arguments: arguments)
+        }
+
+        /// More argument text of call `index`.
+        public init(index: Int, arguments: String) {
+            self.index = index
+            function = Function(name: nil, arguments: arguments)
         }
     }
 

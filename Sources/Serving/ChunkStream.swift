@@ -18,6 +18,8 @@ public final class ChunkStream: GenerationStream, @unchecked Sendable {  // used
     private var sentLength: [Int: Int] = [:]
     /// The client left, and the request was cancelled for it.
     private var clientLeft = false
+    /// Per choice of a tools request: what its deltas have sent.
+    private var toolDeltas: [Int: ToolCallDeltas] = [:]
 
     public let requestID: String
 
@@ -119,8 +121,12 @@ public final class ChunkStream: GenerationStream, @unchecked Sendable {  // used
     private func pieceChunk(part: Int, _ piece: GeneratedPiece) -> StreamEvent? {
         let index = part * plan.choicesPerPart + piece.choice
         guard !piece.text.isEmpty || plan.logprobs != nil else { return nil }
-        // With tools, a choice's text may turn out to be a call: it is sent whole when the choice ends.
-        guard plan.tools == nil else { return nil }
+        if let tools = plan.tools {
+            let (content, calls) = toolDeltas[index, default: ToolCallDeltas()].advance(piece.text, tools: tools) {
+                ToolUse.callID(plan.toolCallPrefix(index), $0)
+            }
+            return toolChunk(index: index, content: content, calls: calls)
+        }
         switch plan.kind {
         case .chat:
             return chatChunk([.init(index: index, delta: .init(content: piece.text),
@@ -133,18 +139,22 @@ public final class ChunkStream: GenerationStream, @unchecked Sendable {  // used
         }
     }
 
+    /// A tools request's content and call deltas for one choice, if any.
+    private func toolChunk(index: Int, content: String?, calls: [ChatCompletionChunk.ToolCallDelta]) -> StreamEvent? {
+        guard content != nil || !calls.isEmpty else { return nil }
+        return chatChunk([.init(index: index, delta: .init(content: content, toolCalls: calls.isEmpty ? nil : calls))])
+    }
+
     private func finishChunks(part: Int, _ result: GenerationResult) -> [StreamEvent] {
         result.choices.flatMap { choice -> [StreamEvent] in
             let index = part * plan.choicesPerPart + choice.index
-            if plan.tools != nil {
-                let (message, reason) = plan.chatMessage(choice, index: index)
-                var events: [StreamEvent] = []
-                if let calls = message.toolCalls {
-                    events.append(chatChunk([.init(index: index, delta: .init(toolCalls: calls.enumerated().map { .init(index: $0, call: $1) }))]))
-                } else if let content = message.content, !content.isEmpty {
-                    events.append(chatChunk([.init(index: index, delta: .init(content: content))]))
+            if let tools = plan.tools {
+                let (_, reason) = plan.chatMessage(choice, index: index)
+                let (content, calls) = toolDeltas[index, default: ToolCallDeltas()].finish(choice.text, tools: tools) {
+                    ToolUse.callID(plan.toolCallPrefix(index), $0)
                 }
-                return events + [chatChunk([.init(index: index, delta: .init(), finishReason: reason)])]
+                return [toolChunk(index: index, content: content, calls: calls),
+                        chatChunk([.init(index: index, delta: .init(), finishReason: reason)])].compactMap { $0 }
             }
             switch plan.kind {
             case .chat: return [chatChunk([.init(index: index, delta: .init(), finishReason: choice.finishReason.openAI)])]

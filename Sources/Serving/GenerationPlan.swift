@@ -168,10 +168,15 @@ struct GenerationPlan {
 
     /// A chat choice's message and finish reason: with tools, the calls parsed out of its text.
     func chatMessage(_ c: ChoiceResult, index: Int) -> (ChatCompletion.Message, String) {
-        guard let tools, c.finishReason != .length else { return (.init(content: c.text), c.finishReason.openAI) }
-        let (content, calls) = tools.parse(c.text, id: "\(id)_\(index)")
-        return calls.isEmpty ? (.init(content: c.text), c.finishReason.openAI) : (.init(content: content, toolCalls: calls), "tool_calls")
+        guard let tools else { return (.init(content: c.text), c.finishReason.openAI) }
+        let (content, calls) = tools.parse(c.text, id: toolCallPrefix(index))
+        guard !calls.isEmpty else { return (.init(content: c.text), c.finishReason.openAI) }
+        // Complete calls before a cut are calls; the reason still says the answer was cut.
+        return (.init(content: content, toolCalls: calls), c.finishReason == .length ? "length" : "tool_calls")
     }
+
+    /// What the ids of choice `index`'s calls start with.
+    func toolCallPrefix(_ index: Int) -> String { "\(id)_\(index)" }
 
     /// The whole response of a non-streamed request.
     func body(_ results: [GenerationResult], charge: Charge?) -> ResponseBody {

@@ -179,7 +179,11 @@ final class ResponsesEventStream: GenerationStream, @unchecked Sendable {  // us
                                                                         "content_index": .number(0), "delta": .string(delta)]))
                     }
                     for call in choice.delta.toolCalls ?? [] {
-                        calls.append(ToolCall(id: call.id ?? "", function: call.function))
+                        if let id = call.id, let name = call.function.name {
+                            calls.append(ToolCall(id: id, function: .init(name: name, arguments: call.function.arguments)))
+                        } else if calls.indices.contains(call.index) {
+                            calls[call.index].function.arguments += call.function.arguments
+                        }
                     }
                     finishReason = choice.finishReason ?? finishReason
                 }

@@ -57,36 +57,17 @@ struct ToolUse: Sendable {
             + #"{"name": "<function name>", "arguments": {<its arguments>}}"#
     }
 
-    /// The calls in a choice's text, and the text left around them (nil when none is left).
-    /// Reads Qwen's `<tool_call>{...}</tool_call>` tags, or an answer that is one call object.
+    /// The calls in a choice's whole text, and the text left around them (nil when none is left).
     func parse(_ text: String, id: String) -> (content: String?, calls: [ToolCall]) {
-        var calls: [ToolCall] = []
-        var rest = ""
-        var remaining = Substring(text)
-        while let open = remaining.range(of: "<tool_call>") {
-            rest += remaining[..<open.lowerBound]
-            let after = remaining[open.upperBound...]
-            let close = after.range(of: "</tool_call>")
-            let body = close.map { after[..<$0.lowerBound] } ?? after
-            if let call = call(String(body), id: "\(id)_\(calls.count)") { calls.append(call) } else { rest += remaining[open.lowerBound..<(close?.upperBound ?? after.endIndex)] }
-            remaining = close.map { after[$0.upperBound...] } ?? ""
+        let reading = read(text, final: true)
+        let calls = reading.calls.enumerated().map { k, call in
+            ToolCall(id: Self.callID(id, k), function: .init(name: call.name, arguments: call.arguments))
         }
-        rest += remaining
-        if calls.isEmpty, let whole = call(text, id: "\(id)_0") { return (nil, [whole]) }
-        let trimmed = rest.trimmingCharacters(in: .whitespacesAndNewlines)
-        return (trimmed.isEmpty ? nil : trimmed, calls)
+        return (reading.content.isEmpty ? nil : reading.content, calls)
     }
 
-    /// One `{"name": ..., "arguments": ...}` object naming a callable tool.
-    private func call(_ text: String, id: String) -> ToolCall? {
-        guard let data = text.trimmingCharacters(in: .whitespacesAndNewlines).data(using: .utf8),
-              let object = try? JSONDecoder().decode(JSONValue.self, from: data),
-              case .string(let name)? = object["name"], callable.contains(where: { $0.function.name == name }) else { return nil }
-        let arguments = object["arguments"] ?? object["parameters"] ?? .object([:])
-        let text: String
-        if case .string(let already) = arguments { text = already } else { text = arguments.canonicalJSON }
-        return ToolCall(id: "call_" + id, function: .init(name: name, arguments: text))
-    }
+    /// Call `k` of the choice `id`: the same in a response and in its stream.
+    static func callID(_ id: String, _ k: Int) -> String { "call_\(id)_\(k)" }
 }
 
 extension JSONValue {

@@ -147,7 +147,7 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
         }
         let body = try JSONDecoder.request(Create.self, from: request.body)
         guard Endpoint(rawValue: body.endpoint) != nil else {
-            throw .invalidRequest("endpoint must be /v1/chat/completions or /v1/completions.", param: "endpoint", code: "invalid_value")
+            throw .invalidRequest("endpoint must be /v1/chat/completions, /v1/completions or /v1/responses.", param: "endpoint", code: "invalid_value")
         }
         guard body.completion_window == "24h" else {
             throw .invalidRequest("completion_window must be '24h'.", param: "completion_window", code: "invalid_value")

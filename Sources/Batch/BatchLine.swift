@@ -14,11 +14,13 @@ struct BatchLine {
     enum Request {
         case chat(ChatCompletionRequest)
         case completion(CompletionRequest)
+        case responses(ResponsesRequest)
 
         var streams: Bool {
             switch self {
             case .chat(let r): r.fields.stream == true
             case .completion(let r): r.fields.stream == true
+            case .responses(let r): r.stream == true
             }
         }
     }
@@ -46,7 +48,8 @@ struct BatchLine {
             throw Problem(code: "invalid_method", message: "method must be POST, got '\(method)'.", customID: customID)
         }
         guard let endpoint = line.url.flatMap(Endpoint.init(rawValue:)) else {
-            throw Problem(code: "invalid_url", message: "url must be /v1/chat/completions or /v1/completions.", customID: customID)
+            throw Problem(code: "invalid_url", message: "url must be /v1/chat/completions, /v1/completions or /v1/responses.",
+                          customID: customID)
         }
         guard let request = line.request else {
             throw Problem(code: "missing_body", message: "The line has no body object.", customID: customID)
@@ -84,6 +87,7 @@ struct BatchLine {
                 switch endpoint {
                 case .chatCompletions: request = .success(.chat(try ChatCompletionRequest(from: body)))
                 case .completions: request = .success(.completion(try CompletionRequest(from: body)))
+                case .responses: request = .success(.responses(try ResponsesRequest(from: body)))
                 }
             } catch {
                 request = .failure(APIError(decoding: error, under: 1))

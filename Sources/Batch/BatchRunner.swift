@@ -181,6 +181,8 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
                 generation = try service.chat(request, context: context)
             case .success(.completion(let request)):
                 generation = try service.completion(request, context: context)
+            case .success(.responses(let request)):
+                generation = try service.responses(request, context: context)
             }
             guard case .completed(let completed) = generation else { return .failure(.server("A batch line streamed.")) }
             return .success(completed)

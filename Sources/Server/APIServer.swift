@@ -123,9 +123,9 @@ public final class APIServer: @unchecked Sendable {  // `routes` is set before s
                 let body = try decode(CompletionRequest.self, request, .completions, context)
                 return Self.response(try service.completion(body, context: context))
             },
-            Route("POST", "/v1/responses", endpoint: .chatCompletions) { [unowned self] request, match throws(APIError) in
+            Route("POST", Endpoint.responses.rawValue, endpoint: .responses) { [unowned self] request, match throws(APIError) in
                 let context = self.context(request, match)
-                let body = try decode(ResponsesRequest.self, request, .chatCompletions, context)
+                let body = try decode(ResponsesRequest.self, request, .responses, context)
                 return Self.response(try service.responses(body, context: context))
             },
             Route("GET", "/v1/usage") { [unowned self] request, match throws(APIError) in try usage(request, caller: match.caller) },

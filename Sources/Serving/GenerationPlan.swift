@@ -29,11 +29,11 @@ struct GenerationPlan {
     var responseID: String { (kind == .chat ? "chatcmpl-" : "cmpl-") + id }
 
     init(kind: Kind, model: ServedModel, context: RequestContext, parts: [GenerationRequest], fields: GenerationFields,
-         logprobs: Int?, echo: [String]?) {
+         logprobs: Int?, echo: [String]?, route: Endpoint? = nil) {
         self.kind = kind
         self.model = model
         self.context = context
-        endpoint = kind == .chat ? .chatCompletions : .completions
+        endpoint = route ?? (kind == .chat ? .chatCompletions : .completions)
         // Batch lines run behind interactive requests.
         self.parts = parts.map { var p = $0; p.isBackground = context.batchLine != nil; return p }
         choicesPerPart = parts[0].choices
@@ -51,7 +51,8 @@ struct GenerationPlan {
         }
     }
 
-    static func chat(_ request: ChatCompletionRequest, model: ServedModel, context: RequestContext) throws(APIError) -> GenerationPlan {
+    static func chat(_ request: ChatCompletionRequest, model: ServedModel, context: RequestContext,
+                     route: Endpoint = .chatCompletions) throws(APIError) -> GenerationPlan {
         if request.topLogprobs != nil, request.logprobs != true {
             throw .invalidRequest("top_logprobs needs logprobs set to true.", param: "top_logprobs", code: "invalid_value")
         }
@@ -67,7 +68,7 @@ struct GenerationPlan {
         }
         try validate([part], on: model, fields: ["max_tokens": request.fields.maxTokensField])
         var plan = GenerationPlan(kind: .chat, model: model, context: context, parts: [part], fields: request.fields,
-                                  logprobs: topLogprobs, echo: nil)
+                                  logprobs: topLogprobs, echo: nil, route: route)
         plan.tools = tools
         return plan
     }

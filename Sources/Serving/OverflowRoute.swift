@@ -105,6 +105,8 @@ struct UpstreamAnswer {
 /// Serving a request upstream: the call, its re-framing as Wafer's responses, its charge and ledger row.
 struct UpstreamServing {
     let request: UpstreamRequest
+    /// What the ledger row names: the client's route, which may differ from the upstream's.
+    let route: Endpoint
     let model: ServedModel
     let context: RequestContext
     let meter: Meter?
@@ -152,7 +154,7 @@ struct UpstreamServing {
     func ledgerRow(_ answer: UpstreamAnswer, status: Int, outcome: RequestOutcome, response: Data? = nil) -> LedgerRow {
         let charge = charge(answer), t = tokens(answer), time = timeInfo
         return LedgerRow(requestID: context.id, createdAt: time.created, keyName: context.caller.name, tier: context.caller.tier.rawValue,
-                         model: model.id, route: request.endpoint.rawValue, status: status, promptTokens: t.prompt, cachedTokens: 0,
+                         model: model.id, route: route.rawValue, status: status, promptTokens: t.prompt, cachedTokens: 0,
                          completionTokens: t.completion, ratePerMillion: charge?.promptRatePerMillion ?? 0, costUSD: charge?.cost ?? 0,
                          timeToFirstToken: call.timeToFirstEvent, duration: time.totalTime, outcome: outcome,
                          batchID: context.batchLine?.batchID, customID: context.batchLine?.customID,
@@ -216,17 +218,17 @@ extension Service {
     /// The request served upstream, when the local queue is deep enough to send it there. Nil serves it
     /// locally: the queue is short, or the upstream failed before its first byte and the local queue has
     /// room; without room that failure is a 503.
-    func overflowing(_ request: UpstreamRequest, model: ServedModel, context: RequestContext) throws(APIError) -> Generation? {
+    func overflowing(_ request: UpstreamRequest, route: Endpoint, model: ServedModel, context: RequestContext) throws(APIError) -> Generation? {
         guard let overflow, overflow.takes(waiting: model.engine.waitingSequences) else { return nil }
         if let meter {  // reserved before the call, as locally: no output without a row
             let u = meter.prices.upstream
             do {
-                try meter.ledger.record(emptyRow(request.endpoint, model: model, context: context, status: 0, outcome: .running,
+                try meter.ledger.record(emptyRow(route, model: model, context: context, status: 0, outcome: .running,
                                                  rate: u.promptPerMillion, servedBy: .fallback, upstream: u.name))
             } catch { throw Self.ledgerUnavailable("\(error)") }
         }
         let call = UpstreamCall(client: overflow.client, path: request.path, body: request.body(model: overflow.model))
-        let serving = UpstreamServing(request: request, model: model, context: context, meter: meter, call: call)
+        let serving = UpstreamServing(request: request, route: route, model: model, context: context, meter: meter, call: call)
         var failure = call.awaitFirst()
         var first = failure == nil ? call.next() : nil
         if failure == nil, first.flatMap(UpstreamChunk.decode) == nil {

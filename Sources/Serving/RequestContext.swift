@@ -4,6 +4,8 @@ import Metering
 public enum Endpoint: String, Sendable, CaseIterable {
     case chatCompletions = "/v1/chat/completions"
     case completions = "/v1/completions"
+    /// Runs as a chat completion; rows and metrics still name it.
+    case responses = "/v1/responses"
 }
 
 /// Whether the client that asked is still there (an HTTP connection's socket; a batch line always is).

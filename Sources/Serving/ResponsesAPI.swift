@@ -9,7 +9,7 @@ extension Service {
     public func responses(_ request: ResponsesRequest, context: RequestContext) throws(APIError) -> Generation {
         let chat: ChatCompletionRequest
         do { chat = try Self.chatRequest(request) } catch {
-            refused(error, endpoint: .chatCompletions, context: context)
+            refused(error, endpoint: .responses, context: context)
             throw error
         }
         let id = "resp_" + context.id
@@ -30,7 +30,7 @@ extension Service {
                                   maxOutputTokens: request.maxOutputTokens, temperature: request.temperature, topP: request.topP,
                                   timeInfo: body?.timeInfo)
         }
-        switch try self.chat(chat, context: context) {
+        switch try self.chat(chat, context: context, route: .responses) {
         case .completed(let completed):
             guard case .chat(let body) = completed.body else { throw .server("A chat completion answered with text.") }
             let response = object(body, status: "completed")

@@ -72,17 +72,22 @@ public final class Service: @unchecked Sendable {  // `loaded`, `loadFailure` an
     // MARK: Generation
 
     public func chat(_ request: ChatCompletionRequest, context: RequestContext) throws(APIError) -> Generation {
-        try refusing(.chatCompletions, context) { () throws(APIError) in
+        try chat(request, context: context, route: .chatCompletions)
+    }
+
+    /// A chat completion whose rows name `route` (`/v1/responses` runs as one).
+    func chat(_ request: ChatCompletionRequest, context: RequestContext, route: Endpoint) throws(APIError) -> Generation {
+        try refusing(route, context) { () throws(APIError) in
             let model = try model(named: request.model)
-            if let generation = try overflowing(.chat(request), model: model, context: context) { return generation }
-            return try run(try GenerationPlan.chat(request, model: model, context: context))
+            if let generation = try overflowing(.chat(request), route: route, model: model, context: context) { return generation }
+            return try run(try GenerationPlan.chat(request, model: model, context: context, route: route))
         }
     }
 
     public func completion(_ request: CompletionRequest, context: RequestContext) throws(APIError) -> Generation {
         try refusing(.completions, context) { () throws(APIError) in
             let model = try model(named: request.model)
-            if let generation = try overflowing(.completion(request), model: model, context: context) { return generation }
+            if let generation = try overflowing(.completion(request), route: .completions, model: model, context: context) { return generation }
             return try run(try GenerationPlan.completion(request, model: model, context: context))
         }
     }

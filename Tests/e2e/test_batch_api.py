@@ -91,3 +91,42 @@ def test_cancel_and_restart_resume(tmp_path):
         assert statuses == {200}
     finally:
         assert restarted.stop() == 0
+
+
+def test_batch_lines_with_tools_schemas_and_the_responses_api(server, client, tmp_path):
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string", "maxLength": 30}}, "required": ["city"]}}}
+    schema = {"type": "object", "properties": {"label": {"enum": ["spam", "ham"]}, "confidence": {"type": "number"}},
+              "required": ["label", "confidence"], "additionalProperties": False}
+    ask = [{"role": "user", "content": "Weather in Oslo?"}]
+    lines = [
+        {"custom_id": "tool", "url": "/v1/chat/completions", "body": {
+            "model": MODEL_ID, "messages": ask, "tools": [weather], "tool_choice": "required", "max_tokens": 60, "temperature": 0}},
+        {"custom_id": "schema", "url": "/v1/chat/completions", "body": {
+            "model": MODEL_ID, "messages": [{"role": "user", "content": "Classify: WIN A FREE PRIZE"}], "max_tokens": 60,
+            "temperature": 0, "response_format": {"type": "json_schema", "json_schema": {"name": "label", "schema": schema}}}},
+        {"custom_id": "responses", "url": "/v1/responses", "body": {
+            "model": MODEL_ID, "input": "Say hello.", "max_output_tokens": 8, "temperature": 0}},
+        {"custom_id": "responses-tool", "url": "/v1/responses", "body": {
+            "model": MODEL_ID, "input": "Weather in Oslo?", "tool_choice": "required", "max_output_tokens": 60,
+            "tools": [{"type": "function", "name": "get_weather", "parameters": weather["function"]["parameters"]}]}},
+    ]
+    data = "".join(json.dumps({"method": "POST", **line}) + "\n" for line in lines).encode()
+    uploaded = client.files.create(file=("mixed.jsonl", data), purpose="batch")
+    batch = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")
+    done = wait_for_status(client, batch.id, {"completed", "failed"})
+    assert done.status == "completed" and done.request_counts.completed == 4, done
+    bodies = {o["custom_id"]: o["response"]["body"] for o in map(json.loads, client.files.content(done.output_file_id).text.splitlines())}
+
+    [call] = bodies["tool"]["choices"][0]["message"]["tool_calls"]
+    assert bodies["tool"]["choices"][0]["finish_reason"] == "tool_calls" and call["function"]["name"] == "get_weather"
+    assert isinstance(json.loads(call["function"]["arguments"])["city"], str)
+    label = json.loads(bodies["schema"]["choices"][0]["message"]["content"])
+    assert set(label) == {"label", "confidence"} and label["label"] in ("spam", "ham")
+    assert bodies["responses"]["object"] == "response" and bodies["responses"]["output"][0]["type"] == "message"
+    [item] = bodies["responses-tool"]["output"]
+    assert item["type"] == "function_call" and item["name"] == "get_weather"
+
+    routes = {r["custom_id"]: r["route"] for r in server.rows("batch_id = ?", (batch.id,))}
+    assert routes == {"tool": "/v1/chat/completions", "schema": "/v1/chat/completions",
+                      "responses": "/v1/responses", "responses-tool": "/v1/responses"}

@@ -12,11 +12,13 @@ WEATHER = {"type": "function", "name": "get_weather", "description": "Current we
            "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 40}}, "required": ["city"]}}
 
 
-def test_text_in_text_out(client):
+def test_text_in_text_out(server, client):
     r = client.responses.create(model=MODEL_ID, input="Say hello.", instructions="Be brief.", max_output_tokens=12, temperature=0)
     assert r.id.startswith("resp_") and r.output_text and r.status in ("completed", "incomplete")
     assert r.usage.input_tokens > 0 and r.usage.output_tokens > 0
     assert r.usage.model_extra["cost_usd"] > 0
+    [row] = server.rows("request_id = ?", (r.id.removeprefix("resp_"),))
+    assert row["route"] == "/v1/responses" and row["completion_tokens"] == r.usage.output_tokens
 
 
 def test_parse_with_a_pydantic_model(client):

@@ -63,8 +63,10 @@ struct GenerationPlan {
             // `required` or a named function: the answer is one call, its arguments following the tool's schema.
             part.constraint = try ResponseFormat(type: .jsonSchema, jsonSchema: .init(name: "tool_call", schema: callSchema, strict: true))
                 .constraint(model.tokenBytes, param: "tools")
+        } else if let format = request.responseFormat, format.type != .text {
+            part.constraint = try format.constraint(model.tokenBytes)
         } else {
-            part.constraint = try request.responseFormat.flatMap { (format) throws(APIError) in try format.constraint(model.tokenBytes) }
+            part.constraint = try tools?.autoConstraint(model.tokenBytes, templateRendersTools: model.template?.rendersTools == true)
         }
         try validate([part], on: model, fields: ["max_tokens": request.fields.maxTokensField])
         var plan = GenerationPlan(kind: .chat, model: model, context: context, parts: [part], fields: request.fields,

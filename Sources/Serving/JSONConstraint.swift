@@ -18,6 +18,9 @@ final class TokenBytes: @unchecked Sendable {  // `schemas` under `lock`
         }
     }
 
+    /// A vocabulary given by its tokens' bytes (tests).
+    init(bytes: [[UInt8]]) { self.bytes = bytes }
+
     /// The schema compiled, and its masks, cached by the schema's canonical text (64 schemas at most).
     func grammar(for document: JSONValue) throws(JSONSchema.Unsupported) -> (JSONSchema, MaskCache<SchemaMatcher>) {
         let key = document.canonicalJSON
@@ -55,6 +58,8 @@ final class ByteGrammarConstraint<Matcher: ByteMatcher>: TokenConstraint {
         self.vocabulary = vocabulary
         self.masks = masks
     }
+
+    var isComplete: Bool { matcher.isComplete }
 
     func allows(_ token: Int32, endOfTurn: Set<Int32>) -> Bool {
         if endOfTurn.contains(token) { return matcher.isComplete }

@@ -33,10 +33,11 @@ struct ToolUse: Sendable {
         return tools
     }
 
-    /// `required` and named choices: the whole answer is one call, `{"name": ..., "arguments": {...}}`,
-    /// its arguments following the tool's parameter schema.
-    var callSchema: JSONValue? {
-        guard choice != .auto else { return nil }
+    /// `required` and named choices: the whole answer is one call (`anyCallSchema`).
+    var callSchema: JSONValue? { choice == .auto ? nil : anyCallSchema }
+
+    /// One call, `{"name": ..., "arguments": {...}}`, naming a callable tool, its arguments following the tool's parameter schema.
+    var anyCallSchema: JSONValue {
         let options: [JSONValue] = callable.map { tool in
             .object(["type": .string("object"), "required": .array([.string("name"), .string("arguments")]),
                      "properties": .object(["name": .object(["const": .string(tool.function.name)]),

@@ -1,7 +1,6 @@
 """pydantic-ai unchanged against Wafer (issue 16): its default output mode asks
 for a `final_result` tool call whose arguments follow the output type's schema,
-and it streams text. (instructor cannot be installed beside openai 3.57: every
-instructor release pins jiter below what this openai needs.)"""
+and it streams text."""
 import asyncio
 
 import pydantic

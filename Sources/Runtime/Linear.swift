@@ -77,7 +77,7 @@ final class Linear: @unchecked Sendable {  // immutable after load
         switch storage {
         case .full: inputs * outputs * MemoryLayout<Float>.size
         case .quantized(_, _, let rowBytes): rowBytes * outputs
-        case .repacked(_, let type): Repacked.groupBlockBytes(type) * (inputs / 32) * (outputs / 8)
+        case .repacked(_, let type): Repacked.bytes(type, inputs: inputs, outputs: outputs)
         }
     }
 

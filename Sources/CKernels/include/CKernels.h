@@ -15,17 +15,21 @@ void wafer_quantize_rows_q8(const float *x, int rows, int blocks, int8_t *q, flo
 /// A row's result is the same fixed sequence of operations whatever `rows` is.
 void wafer_q4_1_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_begin, int out_end,
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
-/// Q4_0/Q4_1/Q4_K repacked by Runtime's Q4x8 (eight rows interleaved, F32
-/// scales when `wide_scales`): outputs 8·group_begin ..< 8·group_end. A
-/// different, equally fixed order of operations per output than wafer_q4_1_rows.
-void wafer_q4x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
+/// Weights repacked eight rows at a time by Runtime's packers (Q4x8: Q4_0,
+/// Q4_1; Q4Kx8: Q4_K; Q5x8: Q5_1, Q5_K with F32 scales when `wide_scales`;
+/// Q50x8: Q5_0; Q6Kx8: Q6_K; Q8x8: Q8_0): outputs 8·group_begin ..< 8·group_end.
+/// A different, equally fixed order of operations per output than wafer_q4_1_rows.
+void wafer_q4x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
-/// Q5_1/Q5_K repacked by Runtime's Q5x8 (F32 scales when `wide_scales`).
+void wafer_q4kx8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
+                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
 void wafer_q5x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
-/// Q8_0/Q5_0/Q6_K repacked by Runtime's Q8x8 (F32 scales per 16 values when
-/// `wide_scales`): outputs 8·group_begin ..< 8·group_end.
-void wafer_q8x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
+void wafer_q50x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
+                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
+void wafer_q6kx8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
+                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
+void wafer_q8x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
 void wafer_q8_0_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_begin, int out_end,
                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy);

@@ -55,17 +55,19 @@ struct Q8Activations {
         }
     }
 
-    /// The same for weights repacked by `Q4x8`, `Q5x8` or `Q8x8`; `outputs` starts and ends at multiples of 8.
+    /// The same for weights repacked (`Repacked`); `outputs` starts and ends at multiples of 8.
     func multiplyRepacked(_ type: GGMLType, _ packed: UnsafeRawPointer, outputs: Range<Int>, rows: Int,
                           y: UnsafeMutablePointer<Float>, ldy: Int) {
-        let w = packed.assumingMemoryBound(to: UInt8.self)
+        let w = packed.assumingMemoryBound(to: UInt8.self), n = Int32(blocks), r = Int32(rows)
         let (first, last) = (Int32(outputs.lowerBound / 8), Int32(outputs.upperBound / 8))
-        if Q4x8.supports(type) {
-            wafer_q4x8_rows(w, Int32(blocks), Q4x8.wideScales(type) ? 1 : 0, first, last, q, scale, sum, Int32(rows), y, ldy)
-        } else if Q5x8.supports(type) {
-            wafer_q5x8_rows(w, Int32(blocks), Q5x8.wideScales(type) ? 1 : 0, first, last, q, scale, sum, Int32(rows), y, ldy)
-        } else {
-            wafer_q8x8_rows(w, Int32(blocks), Q8x8.wideScales(type) ? 1 : 0, first, last, q, scale, Int32(rows), y, ldy)
+        switch Repacked.layout(type) {
+        case .q4x8: wafer_q4x8_rows(w, n, first, last, q, scale, sum, r, y, ldy)
+        case .q4Kx8: wafer_q4kx8_rows(w, n, first, last, q, scale, sum, r, y, ldy)
+        case .q5x8: wafer_q5x8_rows(w, n, Q5x8.wideScales(type) ? 1 : 0, first, last, q, scale, sum, r, y, ldy)
+        case .q50x8: wafer_q50x8_rows(w, n, first, last, q, scale, r, y, ldy)
+        case .q6Kx8: wafer_q6kx8_rows(w, n, first, last, q, scale, r, y, ldy)
+        case .q8x8: wafer_q8x8_rows(w, n, first, last, q, scale, r, y, ldy)
+        case nil: preconditionFailure("\(type) is not repacked")
         }
     }
 }

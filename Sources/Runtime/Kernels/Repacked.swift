@@ -1,29 +1,61 @@
 import GGUF
 
-/// The eight-row layouts of the integer kernels, by weight type: 4-bit with
-/// a minimum (`Q4x8`), 5-bit with a minimum (`Q5x8`), signed bytes (`Q8x8`).
+/// The eight-row layouts of the integer kernels, by weight type. Each keeps
+/// the file's values exactly and, but for Q5_1/Q5_K (a byte per value), its
+/// bit width: the bytes a decode step reads are the file's.
 enum Repacked {
-    static func supports(_ type: GGMLType) -> Bool { Q4x8.supports(type) || Q5x8.supports(type) || Q8x8.supports(type) }
+    enum Layout { case q4x8, q4Kx8, q5x8, q50x8, q6Kx8, q8x8 }
+
+    static func layout(_ type: GGMLType) -> Layout? {
+        switch type {
+        case .q4_0, .q4_1: .q4x8
+        case .q4_K: .q4Kx8
+        case .q5_1, .q5_K: .q5x8
+        case .q5_0: .q50x8
+        case .q6_K: .q6Kx8
+        case .q8_0: .q8x8
+        default: nil
+        }
+    }
+
+    static func supports(_ type: GGMLType) -> Bool { layout(type) != nil }
 
     /// A new buffer of `outputs` rows (a multiple of 8) interleaved; nil if this tensor cannot be (see `Q4x8.repack`).
     static func repack(_ type: GGMLType, _ source: UnsafeRawPointer, outputs: Int, inputs: Int) -> UnsafeMutableRawPointer? {
-        if Q4x8.supports(type) { return Q4x8.repack(type, source, outputs: outputs, inputs: inputs) }
-        if Q5x8.supports(type) { return Q5x8.repack(type, source, outputs: outputs, inputs: inputs) }
-        return Q8x8.repack(type, source, outputs: outputs, inputs: inputs)
+        switch layout(type) {
+        case .q4x8: Q4x8.repack(type, source, outputs: outputs, inputs: inputs)
+        case .q4Kx8: Q4Kx8.repack(source, outputs: outputs, inputs: inputs)
+        case .q5x8: Q5x8.repack(type, source, outputs: outputs, inputs: inputs)
+        case .q50x8: Q50x8.repack(source, outputs: outputs, inputs: inputs)
+        case .q6Kx8: Q6Kx8.repack(source, outputs: outputs, inputs: inputs)
+        case .q8x8: Q8x8.repack(source, outputs: outputs, inputs: inputs)
+        case nil: nil
+        }
     }
 
-    static func groupBlockBytes(_ type: GGMLType) -> Int {
-        Q4x8.supports(type) ? Q4x8.groupBlockBytes(type) : Q5x8.supports(type) ? Q5x8.groupBlockBytes(type) : Q8x8.groupBlockBytes(type)
+    /// Bytes of a repacked matrix.
+    static func bytes(_ type: GGMLType, inputs: Int, outputs: Int) -> Int {
+        switch layout(type) {
+        case .q4x8: Q4x8.bytes(inputs: inputs, outputs: outputs)
+        case .q4Kx8: Q4Kx8.bytes(inputs: inputs, outputs: outputs)
+        case .q5x8: Q5x8.groupBlockBytes(type) * (inputs / 32) * (outputs / 8)
+        case .q50x8: Q50x8.bytes(inputs: inputs, outputs: outputs)
+        case .q6Kx8: Q6Kx8.bytes(inputs: inputs, outputs: outputs)
+        case .q8x8: Q8x8.bytes(inputs: inputs, outputs: outputs)
+        case nil: 0
+        }
     }
 
     /// Row `row` as F32, equal bit for bit to dequantising the original blocks.
     static func dequantize(_ type: GGMLType, _ packed: UnsafeRawPointer, blocks: Int, row: Int, into out: UnsafeMutablePointer<Float>) {
-        if Q4x8.supports(type) {
-            Q4x8.dequantize(type, packed, blocks: blocks, row: row, into: out)
-        } else if Q5x8.supports(type) {
-            Q5x8.dequantize(type, packed, blocks: blocks, row: row, into: out)
-        } else {
-            Q8x8.dequantize(type, packed, blocks: blocks, row: row, into: out)
+        switch layout(type) {
+        case .q4x8: Q4x8.dequantize(packed, blocks: blocks, row: row, into: out)
+        case .q4Kx8: Q4Kx8.dequantize(packed, blocks: blocks, row: row, into: out)
+        case .q5x8: Q5x8.dequantize(type, packed, blocks: blocks, row: row, into: out)
+        case .q50x8: Q50x8.dequantize(packed, blocks: blocks, row: row, into: out)
+        case .q6Kx8: Q6Kx8.dequantize(packed, blocks: blocks, row: row, into: out)
+        case .q8x8: Q8x8.dequantize(packed, blocks: blocks, row: row, into: out)
+        case nil: preconditionFailure("\(type) is not repacked")
         }
     }
 }

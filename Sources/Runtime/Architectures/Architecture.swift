@@ -44,7 +44,11 @@ struct Blocks<Family: Architecture>: BlockStack {
     var normFloats: Int { layers.reduce(0) { $0 + $1.normFloats } }
 
     func run(_ step: ForwardStep) {
-        for (index, layer) in layers.enumerated() { Family.block(layer, index: index, step) }
+        // Through a buffer pointer: this runs unspecialised (the family is only known at run
+        // time), where an array's subscript allocates a coroutine frame per element read.
+        layers.withUnsafeBufferPointer { layers in
+            for index in layers.indices { Family.block(layers[index], index: index, step) }
+        }
     }
 }
 

@@ -30,6 +30,9 @@ public struct RequestHandle: Sendable {
 /// the step's inputs (caches owned by running sequences) and the model.
 /// Events are delivered with the lock released.
 public final class Engine: @unchecked Sendable {
+    /// The instruction set the model's integer kernels run with (for /metrics).
+    public static var instructionSet: String { InstructionSet.current.name }
+
     public let model: Model
     public let tokenizer: Tokenizer
     public let configuration: EngineConfiguration

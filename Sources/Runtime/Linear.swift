@@ -99,6 +99,11 @@ final class Linear: @unchecked Sendable {  // immutable after load
         }
     }
 
+    /// The repacked weights and their type, if this matrix is repacked for the eight-row kernels.
+    var repacked: (UnsafeRawPointer, GGMLType)? {
+        if case .repacked(let packed, let type) = storage { (UnsafeRawPointer(packed), type) } else { nil }
+    }
+
     /// Scratch floats one pool thread needs for `apply`.
     var scratchPerThread: Int { if case .full = storage { 0 } else { Self.panelRows * inputs } }
 

@@ -26,6 +26,8 @@ extension APIServer {
             out += "wafer_\(name)_bucket{le=\"+Inf\"} \(h.count)\nwafer_\(name)_sum \(h.sum)\nwafer_\(name)_count \(h.count)\n"
         }
         out += "# HELP wafer_up 1 when the model is loaded and the engine runs.\n# TYPE wafer_up gauge\nwafer_up \(service.model == nil ? 0 : 1)\n"
+        out += "# HELP wafer_kernels_info The instruction set the integer kernels run with (chosen from cpuid at start-up).\n"
+        out += "# TYPE wafer_kernels_info gauge\nwafer_kernels_info{isa=\"\(Engine.instructionSet)\"} 1\n"
         if let ledger = meter?.ledger {
             let up = ledger.state == .ok ? 1 : 0
             out += "# HELP wafer_ledger_up 1 when the ledger takes writes; 0 while it fails (requests are refused).\n"

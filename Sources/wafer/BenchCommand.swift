@@ -64,14 +64,19 @@ enum BenchCommand {
             }
             decodeRates.append(Double(decodeLength) / Date().timeIntervalSince(start))
         }
-        let (bandwidth, decodeShare) = try decodeAgainstBandwidth(model, firstToken: prompt[0], steps: decodeLength)
+        let (bandwidth, peakBandwidth, decodeShare) = try decodeAgainstBandwidth(model, firstToken: prompt[0], steps: decodeLength)
         let decodeLimit = bandwidth / Double(model.weightBytesPerToken)
+        let integerRate = model.measureIntegerRate()
         let result = BenchResult(model: path, precision: precision.rawValue, threads: ProcessInfo.processInfo.activeProcessorCount,
-                                 loadSeconds: loadSeconds, promptTokens: promptLength, promptTokensPerSecond: median(promptRates),
+                                 loadSeconds: loadSeconds, kernels: InstructionSet.current.name, promptTokens: promptLength, promptTokensPerSecond: median(promptRates),
                                  decodeTokens: decodeLength, decodeDepth: depth, decodeTokensPerSecond: median(decodeRates),
                                  peakResidentBytes: peakResidentBytes(), memoryBandwidthBytesPerSecond: bandwidth,
                                  weightBytesPerToken: model.weightBytesPerToken, decodeBandwidthLimitTokensPerSecond: decodeLimit,
                                  decodeShareOfBandwidthLimit: decodeShare,
+                                 peakBandwidthBytesPerSecond: peakBandwidth,
+                                 decodeShareOfPeakBandwidthLimit: median(decodeRates) / (peakBandwidth / Double(model.weightBytesPerToken)),
+                                 integerMultiplyAddsPerSecond: integerRate,
+                                 promptShareOfIntegerRate: integerRate.map { median(promptRates) * Double(model.multiplyAddsPerPromptToken) / $0 },
                                  decodeAllocationsPerToken: AllocationCount.now.map { _ in
                                      Double(decodeAllocations) / Double(max(repeats - 1, 1) * decodeLength) })
         if a.has("json") {
@@ -80,6 +85,8 @@ enum BenchCommand {
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
         } else {
             print("model           \(path) (\(precision.rawValue) precision, \(result.threads) threads, loaded in \(String(format: "%.2f", loadSeconds)) s)")
+            print("kernels         \(result.kernels) (this CPU: "
+                  + InstructionSet.allCases.map { "\($0.name) \($0.isSupported ? "yes" : "no")" }.joined(separator: ", ") + ")")
             print("prompt          \(promptLength) tokens: \(String(format: "%.1f", result.promptTokensPerSecond)) tok/s (median of \(repeats))")
             print("decode          \(decodeLength) tokens\(depth > 0 ? " after \(depth) cached" : ""): "
                   + "\(String(format: "%.1f", result.decodeTokensPerSecond)) tok/s (median of \(repeats))")
@@ -87,6 +94,12 @@ enum BenchCommand {
                   + "\(String(format: "%.1f", Double(model.weightBytesPerToken) / 1e6)) MB of weights per token: decode limit "
                   + "\(String(format: "%.0f", decodeLimit)) tok/s; each decode step ran at \(String(format: "%.0f", 100 * decodeShare))% "
                   + "of the limit measured right after it (median of \(decodeLength) pairs)")
+            print("decode vs peak  \(String(format: "%.0f", 100 * result.decodeShareOfPeakBandwidthLimit))% of the limit set by the best "
+                  + "weight read (\(String(format: "%.1f", peakBandwidth / 1e9)) GB/s): a figure the machine has shown it reaches")
+            if let rate = integerRate, let share = result.promptShareOfIntegerRate {
+                print("int8 rate       \(String(format: "%.1f", rate / 1e9)) G multiply-adds/s (\(result.kernels) kernels, 64 rows on cached "
+                      + "weights, \(result.threads) threads); prompt processing ran at \(String(format: "%.0f", 100 * share))% of it")
+            }
             print("peak RSS        \(String(format: "%.1f", Double(result.peakResidentBytes) / 1_048_576)) MiB")
             print("allocations     " + (result.decodeAllocationsPerToken.map { "\($0) per decode step in the model's forward pass (after the first round)" }
                                          ?? "not counted (run with LD_PRELOAD=.build/release/libWaferAllocationCounter.so)"))
@@ -96,6 +109,8 @@ enum BenchCommand {
 
     struct BenchResult: Encodable {
         let model: String, precision: String, threads: Int, loadSeconds: Double
+        /// The instruction set the integer kernels ran with (`InstructionSet`).
+        let kernels: String
         let promptTokens: Int, promptTokensPerSecond: Double
         let decodeTokens: Int, decodeDepth: Int, decodeTokensPerSecond: Double
         let peakResidentBytes: Int
@@ -103,6 +118,11 @@ enum BenchCommand {
         let memoryBandwidthBytesPerSecond: Double, weightBytesPerToken: Int, decodeBandwidthLimitTokensPerSecond: Double
         /// Median over decode steps of (step speed ÷ the limit measured right after that step).
         let decodeShareOfBandwidthLimit: Double
+        /// The best of those weight reads, and decode (median) as a share of the limit it sets: steadier than the pairs.
+        let peakBandwidthBytesPerSecond: Double, decodeShareOfPeakBandwidthLimit: Double
+        /// 8-bit multiply-adds per second of the chosen kernels on cached weights (`Model.measureIntegerRate`),
+        /// and prompt processing's multiply-adds per second as a share of it; nil in full precision.
+        let integerMultiplyAddsPerSecond: Double?, promptShareOfIntegerRate: Double?
         /// Heap allocations inside `Model.forward` per decode step after the first round; nil unless the counter is preloaded.
         let decodeAllocationsPerToken: Double?
     }
@@ -119,7 +139,8 @@ enum BenchCommand {
     /// A shared machine's bandwidth swings from second to second, so each
     /// decode step is paired with one read of every weight right after it,
     /// and the share is the median of the pairs' ratios.
-    static func decodeAgainstBandwidth(_ model: Model, firstToken: Int32, steps: Int) throws -> (bandwidth: Double, share: Double) {
+    static func decodeAgainstBandwidth(_ model: Model, firstToken: Int32, steps: Int) throws
+        -> (bandwidth: Double, peak: Double, share: Double) {
         let cache = model.makeCache(capacity: steps + 1)
         var logits = try model.forward([SequenceInput(cache: cache, tokens: [firstToken], kind: .prompt)])
         var bandwidths: [Double] = [], shares: [Double] = []
@@ -132,7 +153,7 @@ enum BenchCommand {
             bandwidths.append(bandwidth)
             shares.append(stepsPerSecond / (bandwidth / Double(model.weightBytesPerToken)))
         }
-        return (median(bandwidths), median(shares))
+        return (median(bandwidths), bandwidths.max() ?? 0, median(shares))
     }
 
     /// VmHWM from /proc/self/status: the peak resident set of this process.

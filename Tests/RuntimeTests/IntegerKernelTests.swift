@@ -145,4 +145,35 @@ struct IntegerKernelTests {
             }
         }
     }
+
+    /// Every instruction-set variant this CPU can run gives the AVX2 variant's
+    /// bits, on every repacked layout, for a tile of four rows and a tail.
+    @Test func everyInstructionSetGivesTheSameBits() throws {
+        let (outputs, inputs, rows) = (16, 512, 5)
+        let x = Self.activations(rows: rows, inputs: inputs)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs), alignment: 64)
+        defer { buffer.deallocate(); InstructionSet.use(Self.best) }
+        let a = Q8Activations(x, rows: rows, inputs: inputs, buffer: buffer)
+        let runnable = InstructionSet.allCases.filter(\.isSupported)
+        #expect(runnable.contains(.avx2) && runnable.contains(InstructionSet.current))
+        print("instruction sets this CPU runs: \(runnable.map(\.name)); not: \(InstructionSet.allCases.filter { !$0.isSupported }.map(\.name))")
+        for type in [GGMLType.q4_0, .q4_1, .q4_K, .q5_0, .q5_1, .q5_K, .q6_K, .q8_0] {
+            let source = Self.randomBlocks(type, outputs: outputs, inputs: inputs)
+            try source.withUnsafeBytes { raw in
+                let packed = try #require(Repacked.repack(type, raw.baseAddress!, outputs: outputs, inputs: inputs))
+                defer { packed.deallocate() }
+                var results: [InstructionSet: [Float]] = [:]
+                for set in runnable {
+                    #expect(InstructionSet.use(set))
+                    var y = [Float](repeating: 0, count: rows * outputs)
+                    a.multiplyRepacked(type, packed, outputs: 0..<outputs, rows: rows, y: &y, ldy: outputs)
+                    results[set] = y
+                }
+                for set in runnable { #expect(results[set] == results[.avx2], "\(type): \(set.name) differs from avx2") }
+            }
+        }
+        #expect(!InstructionSet.allCases.filter { !$0.isSupported }.contains { InstructionSet.use($0) }, "a set the CPU lacks is refused")
+    }
+
+    static let best = InstructionSet.current
 }

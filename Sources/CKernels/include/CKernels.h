@@ -15,6 +15,15 @@ void wafer_quantize_rows_q8(const float *x, int rows, int blocks, int8_t *q, flo
 /// A row's result is the same fixed sequence of operations whatever `rows` is.
 void wafer_q4_1_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_begin, int out_end,
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
+/// The instruction sets the eight-row kernels are compiled for; the best the
+/// CPU has is chosen at the first call (cpuid). Every variant gives the same bits.
+enum { WAFER_ISA_AVX2 = 0, WAFER_ISA_AVX_VNNI = 1, WAFER_ISA_AVX512_VNNI = 2 };
+int wafer_isa_supported(int isa);
+/// The variant in use.
+int wafer_isa(void);
+/// Uses `isa` from now on if the CPU has it (tests run every variant); returns whether it does.
+int wafer_set_isa(int isa);
+const char *wafer_isa_name(int isa);
 /// Weights repacked eight rows at a time by Runtime's packers (Q4x8: Q4_0,
 /// Q4_1; Q4Kx8: Q4_K; Q5x8: Q5_1, Q5_K with F32 scales when `wide_scales`;
 /// Q50x8: Q5_0; Q6Kx8: Q6_K; Q8x8: Q8_0): outputs 8·group_begin ..< 8·group_end.

@@ -1,0 +1,18 @@
+import CKernels
+
+/// The instruction set the integer kernels run with: each is compiled in,
+/// and the best the CPU has is chosen at first use (cpuid), never assumed at
+/// build time. The integer sums are exact, so every variant gives the same bits.
+public enum InstructionSet: Int32, CaseIterable, Sendable {
+    case avx2 = 0, avxVNNI = 1, avx512VNNI = 2
+
+    public static var current: InstructionSet { InstructionSet(rawValue: wafer_isa()) ?? .avx2 }
+
+    public var isSupported: Bool { wafer_isa_supported(rawValue) != 0 }
+
+    public var name: String { String(cString: wafer_isa_name(rawValue)) }
+
+    /// Runs the kernels with this set from now on, if the CPU has it (tests run every variant).
+    @discardableResult
+    static func use(_ set: InstructionSet) -> Bool { wafer_set_isa(set.rawValue) != 0 }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import GGUF
+
+/// What the integer kernels can do when memory is not the limit: the rate of
+/// 8-bit multiply-adds the chosen variant reaches on weights already in
+/// cache, against which prompt processing (compute-bound) is measured.
+extension Model {
+    /// Multiply-adds a full step spends per prompt token: every block matrix
+    /// once (the vocabulary projection runs for a sequence's last token only).
+    public var multiplyAddsPerPromptToken: Int {
+        weights.blocks.matrices.reduce(0) { $0 + $1.inputs * $1.outputs }
+    }
+
+    /// Multiply-adds per second of the integer kernels with both pool threads:
+    /// 64 activation rows (sixteen tiles of four) against the first 128 KB
+    /// of the model's largest repacked matrix, repeated for `seconds`. Nil when
+    /// no matrix is repacked (full precision).
+    public func measureIntegerRate(seconds: Double = 0.5) -> Double? {
+        guard let linear = weights.linears.filter({ $0.repacked != nil }).max(by: { $0.weightBytes < $1.weightBytes }),
+              let (packed, type) = linear.repacked else { return nil }
+        let rows = 64, inputs = linear.inputs
+        let bytesPerGroup = linear.weightBytes / (linear.outputs / 8)
+        let outputs = 8 * max(2, min(linear.outputs / 8, 128 * 1024 / bytesPerGroup))
+        var state: UInt64 = 7
+        let x = (0..<rows * inputs).map { _ -> Float in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(state >> 40) - (1 << 23)) / Float(1 << 23)
+        }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs), alignment: 64)
+        let y = UnsafeMutablePointer<Float>.allocate(capacity: rows * outputs)
+        defer { buffer.deallocate(); y.deallocate() }
+        let job = RateJob(activations: Q8Activations(x, rows: rows, inputs: inputs, buffer: buffer), type: type, packed: packed,
+                          groups: outputs / 8, rows: rows, y: y)
+        WorkerPool.shared.run(job)  // warm the cache
+        var runs = 0
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .seconds(seconds) {
+            WorkerPool.shared.run(job)
+            runs += 1
+        }
+        return Double(runs * rows * outputs * inputs) / ((ContinuousClock.now - start) / .seconds(1))
+    }
+
+    private struct RateJob: PoolJob {
+        let activations: Q8Activations, type: GGMLType, packed: UnsafeRawPointer, groups: Int, rows: Int
+        let y: UnsafeMutablePointer<Float>
+
+        func run(part: Int, of parts: Int) {
+            let slice = WorkerPool.slice(groups, part: part, of: parts)
+            activations.multiplyRepacked(type, packed, outputs: slice.lowerBound * 8..<slice.upperBound * 8, rows: rows, y: y,
+                                         ldy: groups * 8)
+        }
+    }
+}

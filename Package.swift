@@ -35,12 +35,15 @@ let package = Package(
         .target(name: "Metering", dependencies: ["OpenAI", "CSQLite"], swiftSettings: cpuFlags),
         // One typed path from a request to the engine and back: prompts, validation, metering, responses.
         .target(name: "Serving", dependencies: ["Engine", "Jinja", "Tokenizer", "OpenAI", "Metering", "Upstream"], swiftSettings: cpuFlags),
+        // The dashboard page and its figures (live, or embedded as a bill).
+        .target(name: "Dashboard", dependencies: ["Metering"], swiftSettings: cpuFlags),
         // The HTTP door onto Serving.
-        .target(name: "Server", dependencies: ["Serving", "Upstream", "OpenAI", "Metering", "Engine", "CMicroHTTPD"], swiftSettings: cpuFlags),
+        .target(name: "Server", dependencies: ["Serving", "Upstream", "OpenAI", "Metering", "Engine", "Dashboard", "CMicroHTTPD"],
+                swiftSettings: cpuFlags),
         // The batch door: each line decoded once and run through Serving, as an HTTP request would be.
         .target(name: "Batch", dependencies: ["Serving", "Metering", "OpenAI"], swiftSettings: cpuFlags),
         .executableTarget(name: "wafer", dependencies: ["GGUF", "Jinja", "Tokenizer", "Runtime", "Engine", "OpenAI", "Metering", "Serving",
-                                                        "Upstream", "Server", "Batch"],
+                                                        "Upstream", "Server", "Batch", "Dashboard"],
                           swiftSettings: cpuFlags),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "JinjaTests", dependencies: ["Jinja"], swiftSettings: cpuFlags),

@@ -5,7 +5,7 @@ import Foundation
 /// price sheet and what the same tokens would cost at reference providers.
 /// Sums are exact (integers and decimals summed in Swift, not SQL floats).
 public struct UsageReport: Encodable, Sendable {
-    public enum Grouping: String, Sendable, CaseIterable { case key, model, day, month, route }
+    public enum Grouping: String, Sendable, CaseIterable { case key, model, tier, hour, day, month, route }
 
     public struct Line: Encodable, Sendable, Equatable {
         public var group: String
@@ -71,6 +71,8 @@ public struct UsageReport: Encodable, Sendable {
             switch groupBy {
             case .key: group = row.keyName
             case .model: group = row.model
+            case .tier: group = row.tier
+            case .hour: group = Self.date(row.createdAt, format: "yyyy-MM-dd'T'HH")
             case .day: group = Self.date(row.createdAt, format: "yyyy-MM-dd")
             case .month: group = Self.date(row.createdAt, format: "yyyy-MM")
             case .route: group = row.servedBy.rawValue
@@ -94,6 +96,14 @@ public struct UsageReport: Encodable, Sendable {
                              reservedUsd: Cost.of(tokens: max(tokens, price.reservedCommitmentTokensPerMonth), perMillion: price.reservedPerMillion))
         }
         reference = prices.comparisons(promptTokens: total.promptTokens, completionTokens: total.completionTokens, billed: total.costUsd)
+    }
+
+    /// Midnight UTC of the first day of the month `now` (Unix seconds) is in.
+    public static func startOfMonth(_ now: Double) -> Double {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents([.year, .month], from: Date(timeIntervalSince1970: now))
+        return calendar.date(from: parts)!.timeIntervalSince1970
     }
 
     public static func date(_ seconds: Double, format: String) -> String {

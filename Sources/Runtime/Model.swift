@@ -19,9 +19,10 @@ public struct SequenceInput {
     }
 }
 
-/// A decoder-only transformer resident in memory, of any family in `Architectures`. One forward call runs every
-/// layer for every sequence of the batch (no pipeline stages): the rows of all
-/// sequences are stacked so each weight matrix is read once per step.
+/// A decoder-only transformer of any family in `Architectures`, resident in
+/// memory. One forward call runs every layer for every sequence of the batch
+/// (no pipeline stages): the rows of all sequences are stacked so each weight
+/// matrix is read once per step.
 public final class Model: @unchecked Sendable {  // weights immutable; forward is called from one thread at a time
     public let config: ModelConfig
     public let precision: Precision

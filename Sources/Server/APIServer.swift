@@ -1,4 +1,5 @@
 import Foundation
+import Dashboard
 import Metering
 import OpenAI
 import Serving
@@ -15,6 +16,8 @@ public final class APIServer: @unchecked Sendable {  // `routes` is set before s
     private let lock = NSLock()
     private var responses: [String: Int] = [:]
     private var routes: [Route] = []
+    /// The dashboard's last reading of tokens processed, for its tokens/s.
+    private var throughputSample: (time: Double, tokens: Int)?
 
     /// For the 413 message; the HTTP layer enforces it.
     let bodyLimit: Int
@@ -25,6 +28,15 @@ public final class APIServer: @unchecked Sendable {  // `routes` is set before s
         self.service = service
         self.corsOrigin = corsOrigin
         routes = ownRoutes()
+    }
+
+    /// Tokens per second since the dashboard's previous reading (0 on the first).
+    func tokensPerSecond(now: Double, tokens: Int) -> Double {
+        lock.withLock {
+            defer { throughputSample = (now, tokens) }
+            guard let last = throughputSample, now > last.time, tokens >= last.tokens else { return 0 }
+            return Double(tokens - last.tokens) / (now - last.time)
+        }
     }
 
     /// An unmetered server (tests of routing).
@@ -129,6 +141,8 @@ public final class APIServer: @unchecked Sendable {  // `routes` is set before s
                 return Self.response(try service.responses(body, context: context))
             },
             Route("GET", "/v1/usage") { [unowned self] request, match throws(APIError) in try usage(request, caller: match.caller) },
+            Route("GET", "/dashboard", needsKey: false) { _, _ in .text(DashboardPage.live, contentType: "text/html; charset=utf-8") },
+            Route("GET", "/dashboard/data") { [unowned self] _, match throws(APIError) in try dashboardData(caller: match.caller) },
             Route("GET", "/v1/usage/requests/{id}") { [unowned self] _, match throws(APIError) in
                 try usageRow(match.parameters[0], caller: match.caller)
             },

@@ -3,16 +3,16 @@ import Metering
 import OpenAI
 
 extension APIServer {
-    /// `GET /v1/usage?from=YYYY-MM-DD&to=YYYY-MM-DD&group_by=key|model|day|month|route` (to is exclusive;
+    /// `GET /v1/usage?from=YYYY-MM-DD&to=YYYY-MM-DD&group_by=key|model|tier|hour|day|month|route` (to is exclusive;
     /// defaults: this month so far, by key) and `GET /v1/usage/requests/{id}`. Admin keys see
     /// every key's rows, others their own.
     func usage(_ request: HTTPRequest, caller: Caller) throws(APIError) -> HTTPResponse {
         let meter = try ledgerKept()
         let now = Date().timeIntervalSince1970
-        let from = try Self.day(request.query["from"], param: "from") ?? Self.startOfMonth(now)
+        let from = try Self.day(request.query["from"], param: "from") ?? UsageReport.startOfMonth(now)
         let to = try Self.day(request.query["to"], param: "to") ?? now + 1
         guard let grouping = UsageReport.Grouping(rawValue: request.query["group_by"] ?? "key") else {
-            throw .invalidRequest("group_by must be key, model, day, month or route.", param: "group_by", code: "invalid_value")
+            throw .invalidRequest("group_by must be key, model, tier, hour, day, month or route.", param: "group_by", code: "invalid_value")
         }
         do {
             let report = try UsageReport(ledgerPath: meter.ledger.path, from: from, to: to, keyName: caller.isAdmin ? nil : caller.name,
@@ -48,13 +48,6 @@ extension APIServer {
             throw .invalidRequest("\(param) must be a date like 2026-11-01, got '\(text)'.", param: param, code: "invalid_value")
         }
         return date.timeIntervalSince1970
-    }
-
-    static func startOfMonth(_ now: Double) -> Double {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month], from: Date(timeIntervalSince1970: now))
-        return calendar.date(from: parts)!.timeIntervalSince1970
     }
 }
 

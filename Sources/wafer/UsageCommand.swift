@@ -1,5 +1,7 @@
 import Foundation
+import Dashboard
 import Metering
+import OpenAI
 
 /// `wafer usage --month 2026-11`: the month's bill from the ledger, by key and
 /// by model, with what the same traffic would cost at the reference providers.
@@ -13,7 +15,7 @@ enum UsageCommand {
         let prices: PriceSheet
         do { prices = try a.string("prices").map { try PriceSheet(file: $0) } ?? .standard } catch { throw UsageError("\(error)") }
         guard let grouping = UsageReport.Grouping(rawValue: a.string("group-by") ?? "key") else {
-            throw UsageError("--group-by must be key, model, day, month or route")
+            throw UsageError("--group-by must be key, model, tier, hour, day, month or route")
         }
         let report = try UsageReport(ledgerPath: db, from: from, to: to, keyName: nil, groupBy: grouping, prices: prices)
         switch a.string("format") ?? "table" {
@@ -29,8 +31,12 @@ enum UsageCommand {
             }
         case "table":
             print(table(report, month: month))
+        case "html":
+            // The dashboard's page with the month's figures inside it, for sending to someone.
+            let data = try DashboardData(ledgerPath: db, prices: prices, keyName: nil, from: from, to: min(to, Date().timeIntervalSince1970 + 1))
+            print(DashboardPage.bill(WireJSON.encode(data)))
         case let other:
-            throw UsageError("--format must be table, json or csv, got '\(other)'")
+            throw UsageError("--format must be table, json, csv or html, got '\(other)'")
         }
         return 0
     }

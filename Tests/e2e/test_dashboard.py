@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 
 import httpx
 import pytest
@@ -42,6 +43,14 @@ def traffic(client, n=4):
 
 def test_the_live_page_shows_the_ledgers_figures(server, client):
     traffic(client)
+    lines = "".join(json.dumps({"custom_id": f"d{i}", "method": "POST", "url": "/v1/chat/completions", "body": {
+        "model": MODEL_ID, "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}]}}) + "\n" for i in range(2))
+    upload = client.files.create(file=("d.jsonl", lines.encode()), purpose="batch")
+    batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h")
+    for _ in range(300):
+        if client.batches.retrieve(batch.id).status == "completed":
+            break
+        time.sleep(0.1)
     total = httpx.get(server.base + "/v1/usage?group_by=day").json()["total"]
     dom = browse(server.base + "/dashboard", "dashboard.png")
     assert 'data-rendered="yes"' in dom, "the page's script did not render"
@@ -53,6 +62,7 @@ def test_the_live_page_shows_the_ledgers_figures(server, client):
     assert all(line["group"] in dom for line in by_model)
     assert "https://" not in dom and "http://" not in dom.split("<script>")[0], "the page refers to an outside URL"
     assert re.search(r'id="live-tps"[^>]*>\d', dom), "the live section shows throughput"
+    assert batch.id in dom and "2 / 0 / 2" in dom, "the batch job and its progress are shown"
 
 
 def test_the_html_bill_shows_the_same_month(server, client, tmp_path):

@@ -125,20 +125,27 @@ static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, 
     const int bytes = group_block_bytes(kind, wide);
     __m256 acc[4];
     for (int i = 0; i < tile; i++) acc[i] = _mm256_setzero_ps();
+    __m256 super_d = _mm256_setzero_ps(), super_m = super_d;  // the K layouts' header, read once per 8 blocks
     for (int b = 0; b < blocks; b++) {
         const uint8_t *p = block_at(kind, wide, group, b);
+        if (header_bytes(kind) && b % 8 == 0) {
+            const uint8_t *h = header_at(kind, wide, group, b);
+            super_d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
+            if (kind == FOUR_BIT_K) super_m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + 16)));
+        }
         if (r == 0) for (int line = 0; line < bytes; line += 64) _mm_prefetch((const char *)p + PREFETCH_AHEAD + line, _MM_HINT_T0);
         const int8_t *x[4];
         for (int i = 0; i < tile; i++) x[i] = q + ((size_t)(r + i) * blocks + b) * 32;
         if (kind == SIGNED_BYTE || kind == SIX_BIT_K) {
             __m256i s[4][2];
             if (kind == SIGNED_BYTE) ISA(signed_byte_sums)(p + 16, x, tile, s); else ISA(six_bit_sums)(p + 16, x, tile, s);
+            // Q6_K's d·sc per 16 values (exact in F32).
+            const __m256 d0 = _mm256_mul_ps(super_d, bytes_i8_to_ps(p)), d1 = _mm256_mul_ps(super_d, bytes_i8_to_ps(p + 8));
             for (int i = 0; i < tile; i++) {
                 const __m256 xs = _mm256_set1_ps(scale[(size_t)(r + i) * blocks + b]);
                 if (kind == SIX_BIT_K) {
-                    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)header_at(kind, wide, group, b)));
-                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i][0]), _mm256_mul_ps(_mm256_mul_ps(d, bytes_i8_to_ps(p)), xs), acc[i]);
-                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i][1]), _mm256_mul_ps(_mm256_mul_ps(d, bytes_i8_to_ps(p + 8)), xs), acc[i]);
+                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i][0]), _mm256_mul_ps(d0, xs), acc[i]);
+                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i][1]), _mm256_mul_ps(d1, xs), acc[i]);
                 } else {
                     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
                     acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s[i][0], s[i][1])), _mm256_mul_ps(d, xs), acc[i]);
@@ -155,11 +162,9 @@ static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, 
             __m256i s[4];
             __m256 d, m;
             if (kind == FOUR_BIT_K) {
-                const uint8_t *h = header_at(kind, wide, group, b);
                 ISA(four_bit_sums)(p + 16, x, tile, s);
-                d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h)), bytes_u8_to_ps(p));
-                m = _mm256_xor_ps(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + 16))), bytes_u8_to_ps(p + 8)),
-                                  _mm256_set1_ps(-0.0f));
+                d = _mm256_mul_ps(super_d, bytes_u8_to_ps(p));
+                m = _mm256_xor_ps(_mm256_mul_ps(super_m, bytes_u8_to_ps(p + 8)), _mm256_set1_ps(-0.0f));
             } else if (kind == FOUR_BIT) {
                 ISA(four_bit_sums)(p + 32, x, tile, s);
                 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));

@@ -11,13 +11,29 @@ extension Model {
         weights.blocks.matrices.reduce(0) { $0 + $1.inputs * $1.outputs }
     }
 
-    /// Multiply-adds per second of the integer kernels with both pool threads:
-    /// 64 activation rows (sixteen tiles of four) against the first 128 KB
-    /// of the model's largest repacked matrix, repeated for `seconds`. Nil when
-    /// no matrix is repacked (full precision).
-    public func measureIntegerRate(seconds: Double = 0.5) -> Double? {
-        guard let linear = weights.linears.filter({ $0.repacked != nil }).max(by: { $0.weightBytes < $1.weightBytes }),
-              let (packed, type) = linear.repacked else { return nil }
+    /// Multiply-adds per second of the integer kernels with both pool threads
+    /// on the blocks' mix of weight types: for each type, 64 activation rows
+    /// (sixteen tiles of four) against the first 128 KB of one of its
+    /// matrices, repeated; the rates combined as the blocks' multiply-adds
+    /// divide among the types (the time a prompt token would take at these
+    /// rates). Nil when no matrix is repacked (full precision).
+    public func measureIntegerRate(secondsPerType: Double = 0.25) -> Double? {
+        var work: [GGMLType: (linear: Linear, multiplyAdds: Int)] = [:]
+        for linear in weights.blocks.matrices {
+            guard let (_, type) = linear.repacked else { return nil }
+            work[type, default: (linear, 0)].multiplyAdds += linear.inputs * linear.outputs
+        }
+        guard !work.isEmpty else { return nil }
+        var seconds = 0.0, total = 0
+        for (linear, multiplyAdds) in work.values {
+            seconds += Double(multiplyAdds) / rate(of: linear, for: secondsPerType)
+            total += multiplyAdds
+        }
+        return Double(total) / seconds
+    }
+
+    private func rate(of linear: Linear, for seconds: Double) -> Double {
+        let (packed, type) = linear.repacked!
         let rows = 64, inputs = linear.inputs
         let bytesPerGroup = linear.weightBytes / (linear.outputs / 8)
         let outputs = 8 * max(2, min(linear.outputs / 8, 128 * 1024 / bytesPerGroup))

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 @testable import Runtime
@@ -9,7 +10,12 @@ import Testing
     final class Claims: @unchecked Sendable {  // each item's slot is written by one part only
         let owners: UnsafeMutablePointer<Atomic<Int>>
         let total: Int
-        let mutex = Mutex<[Range<Int>]>([])
+        // NSLock, not Mutex: ThreadSanitizer reads Mutex.withLock on a class's `let` as a racing modify.
+        private let lock = NSLock()
+        private var claimedRuns: [Range<Int>] = []
+
+        func record(_ run: Range<Int>) { lock.withLock { claimedRuns.append(run) } }
+        var runs: [Range<Int>] { lock.withLock { claimedRuns } }
 
         init(total: Int) {
             self.total = total
@@ -27,7 +33,7 @@ import Testing
             while true {
                 let run = WorkerPool.shared.claim(of: claims.total)
                 if run.isEmpty { return }
-                claims.mutex.withLock { $0.append(run) }
+                claims.record(run)
                 for item in run { claims.owners[item].add(1, ordering: .relaxed) }
             }
         }
@@ -39,7 +45,7 @@ import Testing
             let claims = Claims(total: total)
             WorkerPool.shared.run(ClaimAll(claims: claims))
             #expect((0..<total).allSatisfy { claims.owners[$0].load(ordering: .relaxed) == 1 })
-            let runs = claims.mutex.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound }
+            let runs = claims.runs.sorted { $0.lowerBound < $1.lowerBound }
             #expect(runs.first?.lowerBound == 0 && runs.last?.upperBound == total)
             // Guided: a later run is never longer than an earlier one, and the last is a single item.
             #expect(zip(runs, runs.dropFirst()).allSatisfy { $0.count >= $1.count && $0.upperBound == $1.lowerBound })

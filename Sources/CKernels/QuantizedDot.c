@@ -307,58 +307,42 @@ const char *wafer_isa_name(int isa) {
     }
 }
 
+// The public entry points call the variant `wafer_isa()` chose.
+#define DISPATCH(name, args)                                                   \
+    switch (wafer_isa()) {                                                     \
+    case WAFER_ISA_AVX512_VNNI: name##_avx512vnni args; break;                 \
+    case WAFER_ISA_AVX_VNNI: name##_avxvnni args; break;                       \
+    default: name##_avx2 args;                                                 \
+    }
+
 void wafer_q4x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
-    switch (wafer_isa()) {
-    case WAFER_ISA_AVX512_VNNI: wafer_q4x8_rows_avx512vnni(packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy); break;
-    case WAFER_ISA_AVX_VNNI: wafer_q4x8_rows_avxvnni(packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy); break;
-    default: wafer_q4x8_rows_avx2(packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy);
-    }
+    DISPATCH(wafer_q4x8_rows, (packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy))
 }
 
 void wafer_q4kx8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                       const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
-    switch (wafer_isa()) {
-    case WAFER_ISA_AVX512_VNNI: wafer_q4kx8_rows_avx512vnni(packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy); break;
-    case WAFER_ISA_AVX_VNNI: wafer_q4kx8_rows_avxvnni(packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy); break;
-    default: wafer_q4kx8_rows_avx2(packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy);
-    }
+    DISPATCH(wafer_q4kx8_rows, (packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy))
 }
 
 void wafer_q5x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
-    switch (wafer_isa()) {
-    case WAFER_ISA_AVX512_VNNI: wafer_q5x8_rows_avx512vnni(packed, blocks, wide_scales, group_begin, group_end, q, scale, sum, rows, y, ldy); break;
-    case WAFER_ISA_AVX_VNNI: wafer_q5x8_rows_avxvnni(packed, blocks, wide_scales, group_begin, group_end, q, scale, sum, rows, y, ldy); break;
-    default: wafer_q5x8_rows_avx2(packed, blocks, wide_scales, group_begin, group_end, q, scale, sum, rows, y, ldy);
-    }
+    DISPATCH(wafer_q5x8_rows, (packed, blocks, wide_scales, group_begin, group_end, q, scale, sum, rows, y, ldy))
 }
 
 void wafer_q50x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                       const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
-    switch (wafer_isa()) {
-    case WAFER_ISA_AVX512_VNNI: wafer_q50x8_rows_avx512vnni(packed, blocks, group_begin, group_end, q, scale, rows, y, ldy); break;
-    case WAFER_ISA_AVX_VNNI: wafer_q50x8_rows_avxvnni(packed, blocks, group_begin, group_end, q, scale, rows, y, ldy); break;
-    default: wafer_q50x8_rows_avx2(packed, blocks, group_begin, group_end, q, scale, rows, y, ldy);
-    }
+    DISPATCH(wafer_q50x8_rows, (packed, blocks, group_begin, group_end, q, scale, rows, y, ldy))
 }
 
 void wafer_q8x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
-    switch (wafer_isa()) {
-    case WAFER_ISA_AVX512_VNNI: wafer_q8x8_rows_avx512vnni(packed, blocks, group_begin, group_end, q, scale, rows, y, ldy); break;
-    case WAFER_ISA_AVX_VNNI: wafer_q8x8_rows_avxvnni(packed, blocks, group_begin, group_end, q, scale, rows, y, ldy); break;
-    default: wafer_q8x8_rows_avx2(packed, blocks, group_begin, group_end, q, scale, rows, y, ldy);
-    }
+    DISPATCH(wafer_q8x8_rows, (packed, blocks, group_begin, group_end, q, scale, rows, y, ldy))
 }
 
 void wafer_q6kx8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                       const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
-    switch (wafer_isa()) {
-    case WAFER_ISA_AVX512_VNNI: wafer_q6kx8_rows_avx512vnni(packed, blocks, group_begin, group_end, q, scale, rows, y, ldy); break;
-    case WAFER_ISA_AVX_VNNI: wafer_q6kx8_rows_avxvnni(packed, blocks, group_begin, group_end, q, scale, rows, y, ldy); break;
-    default: wafer_q6kx8_rows_avx2(packed, blocks, group_begin, group_end, q, scale, rows, y, ldy);
-    }
+    DISPATCH(wafer_q6kx8_rows, (packed, blocks, group_begin, group_end, q, scale, rows, y, ldy))
 }
 
 // --- Memory bandwidth probe ----------------------------------------------------

@@ -99,3 +99,13 @@ def test_keys_see_their_own_figures(tmp_path):
         assert {l["group"] for l in admin["by_tier"]["data"]} == {"on-demand", "reserved"}
     finally:
         assert s.stop() == 0
+
+
+def test_usage_by_hour_and_tier_and_a_bad_grouping(server, client):
+    traffic(client, 1)
+    hours = httpx.get(server.base + "/v1/usage?group_by=hour").json()
+    assert hours["data"] and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d", line["group"]) for line in hours["data"])
+    assert sum(line["total_tokens"] for line in hours["data"]) == hours["total"]["total_tokens"]
+    assert [line["group"] for line in httpx.get(server.base + "/v1/usage?group_by=tier").json()["data"]] == ["on-demand"]
+    bad = httpx.get(server.base + "/v1/usage?group_by=week")
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "group_by" and "hour" in bad.json()["error"]["message"]

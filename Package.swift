@@ -11,6 +11,8 @@ let package = Package(
         .executable(name: "wafer", targets: ["wafer"]),
         // Preloaded under `wafer bench` to count the decode loop's heap allocations.
         .library(name: "WaferAllocationCounter", type: .dynamic, targets: ["AllocationCounter"]),
+        // libFuzzer's targets, linked against libFuzzer's main by scripts/fuzz.
+        .library(name: "WaferFuzz", type: .dynamic, targets: ["WaferFuzz"]),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -45,6 +47,8 @@ let package = Package(
         .executableTarget(name: "wafer", dependencies: ["GGUF", "Jinja", "Tokenizer", "Runtime", "Engine", "OpenAI", "Metering", "Serving",
                                                         "Upstream", "Server", "Batch", "Dashboard"],
                           swiftSettings: cpuFlags),
+        .target(name: "WaferFuzz", dependencies: ["GGUF", "Jinja", "Tokenizer", "Engine", "OpenAI", "Serving", "Batch"],
+                swiftSettings: cpuFlags),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"], swiftSettings: cpuFlags),
         .testTarget(name: "JinjaTests", dependencies: ["Jinja"], swiftSettings: cpuFlags),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: cpuFlags),

@@ -13,10 +13,11 @@
 // wrapper starts a thread-per-connection daemon on host:port (IPv4).
 // `notify` is told when each connection opens and closes (before its socket is
 // closed); past `per_address_limit` connections from one address, MHD closes
-// new ones at accept. Returns NULL if the address does not parse or the port
+// new ones at accept. `memory_limit` bounds a connection's buffer, which must
+// hold the request line and headers whole (past it MHD answers 431). Returns NULL if the address does not parse or the port
 // cannot be bound.
 static inline struct MHD_Daemon *wafer_mhd_start(const char *host, uint16_t port, unsigned int connection_limit,
-                                                 unsigned int per_address_limit, unsigned int idle_timeout_seconds,
+                                                 unsigned int per_address_limit, unsigned int idle_timeout_seconds, size_t memory_limit,
                                                  MHD_AccessHandlerCallback handler, void *handler_cls,
                                                  MHD_RequestCompletedCallback completed, void *completed_cls,
                                                  MHD_NotifyConnectionCallback notify, void *notify_cls) {
@@ -32,6 +33,7 @@ static inline struct MHD_Daemon *wafer_mhd_start(const char *host, uint16_t port
                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address_limit,
                             MHD_OPTION_NOTIFY_CONNECTION, notify, notify_cls,
                             MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout_seconds,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, memory_limit,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
                             MHD_OPTION_END);

@@ -16,6 +16,8 @@ public struct HTTPLimits: Sendable {
     /// (`--body-timeout`); bytes arriving do not extend them.
     public var headerTimeoutSeconds = 10.0
     public var bodyTimeoutSeconds = 120.0
+    /// Bytes of request line and headers at most (`--max-header-bytes`); past it the reply is a 431.
+    public var maxHeaderBytes = 32 << 10
     /// Seconds a connection may sit idle (no bytes either way; between kept-alive requests) before it is closed.
     public var idleTimeoutSeconds: UInt32 = 60
 
@@ -45,6 +47,7 @@ public final class HTTPServer: @unchecked Sendable {  // immutable after start; 
         let me = Unmanaged.passUnretained(self).toOpaque()
         guard let d = wafer_mhd_start(host, port, UInt32(clamping: limits.maxConnections + limits.refusalLane),
                                       UInt32(clamping: limits.maxConnectionsPerAddress + limits.refusalLane), limits.idleTimeoutSeconds,
+                                      limits.maxHeaderBytes,
                                       accessHandler, me, requestCompleted, me, notifyConnection, me) else {
             throw ServerError("cannot listen on \(host):\(port) (address in use, or not an IPv4 address)")
         }

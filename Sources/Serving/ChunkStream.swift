@@ -40,13 +40,14 @@ public final class ChunkStream: GenerationStream, @unchecked Sendable {  // used
             if !opening.isEmpty { return opening }
         }
         while true {
+            _ = waiter.checkDeadline()
             if let (part, event) = waiter.next(timeout: 0.1) {
                 switch event {
                 case .piece(let piece):
                     if let chunk = pieceChunk(part: part, piece) { return [chunk] }
                 case .finished(let result):
                     results[part] = result
-                    if let failure = Service.cutShort([result], clientLeft: false) { return [ending(with: failure)] }
+                    if let failure = service.cutShort([result], clientLeft: false, timedOut: waiter.timedOut) { return [ending(with: failure)] }
                     var events = finishChunks(part: part, result)
                     if results.allSatisfy({ $0 != nil }) {
                         events += closing()

@@ -3,7 +3,7 @@ import OpenAI
 
 extension GenerationFields {
     /// The engine request for one prompt. Only conversions here: ranges are
-    /// the engine's to check (`Engine.validate`), and its refusal names the field.
+    /// checked by `RequestLimits` and the engine (`Engine.validate`), whose refusals name the field.
     /// `topLogprobs`: alternatives per token, nil when no logprobs were asked for.
     public func generationRequest(prompt: [Int32], topLogprobs: Int?) throws(APIError) -> GenerationRequest {
         var p = SamplingParameters()
@@ -25,9 +25,7 @@ extension GenerationFields {
                 p.logitBias[token] = Float(bias)
             }
         }
-        let stops = stop?.values ?? []
-        guard stops.count <= 16 else { throw .invalidRequest("stop may hold at most 16 strings.", param: "stop", code: "invalid_value") }
-        return GenerationRequest(prompt: prompt, sampling: p, maxTokens: maxTokens, stop: stops, choices: n ?? 1,
+        return GenerationRequest(prompt: prompt, sampling: p, maxTokens: maxTokens, stop: stop?.values ?? [], choices: n ?? 1,
                                  ignoreEndOfTurn: ignoreEOS ?? false)
     }
 }

@@ -43,15 +43,17 @@ struct GenerationPlan {
         self.echo = echo
     }
 
-    /// Every part checked by the engine's own rules, before anything is metered or queued.
-    /// `fields`: the engine's names for what this request spelled otherwise.
-    static func validate(_ parts: [GenerationRequest], on model: ServedModel, fields: [String: String]) throws(APIError) {
+    /// Every part checked against the server's limits and the engine's own rules, before anything
+    /// is metered or queued. `fields`: the engine's names for what this request spelled otherwise.
+    static func validate(_ parts: [GenerationRequest], on model: ServedModel, limits: RequestLimits, promptField: String,
+                         fields: [String: String]) throws(APIError) {
         for part in parts {
+            try limits.check(part, promptField: promptField)
             do { try model.engine.validate(part) } catch { throw APIError(error, fields: fields) }
         }
     }
 
-    static func chat(_ request: ChatCompletionRequest, model: ServedModel, context: RequestContext,
+    static func chat(_ request: ChatCompletionRequest, model: ServedModel, limits: RequestLimits, context: RequestContext,
                      route: Endpoint = .chatCompletions) throws(APIError) -> GenerationPlan {
         if request.topLogprobs != nil, request.logprobs != true {
             throw .invalidRequest("top_logprobs needs logprobs set to true.", param: "top_logprobs", code: "invalid_value")
@@ -68,14 +70,15 @@ struct GenerationPlan {
         } else {
             part.constraint = try tools?.autoConstraint(model.tokenBytes, templateRendersTools: model.template?.rendersTools == true)
         }
-        try validate([part], on: model, fields: ["max_tokens": request.fields.maxTokensField])
+        try validate([part], on: model, limits: limits, promptField: "messages", fields: ["max_tokens": request.fields.maxTokensField])
         var plan = GenerationPlan(kind: .chat, model: model, context: context, parts: [part], fields: request.fields,
                                   logprobs: topLogprobs, echo: nil, route: route)
         plan.tools = tools
         return plan
     }
 
-    static func completion(_ request: CompletionRequest, model: ServedModel, context: RequestContext) throws(APIError) -> GenerationPlan {
+    static func completion(_ request: CompletionRequest, model: ServedModel, limits: RequestLimits,
+                           context: RequestContext) throws(APIError) -> GenerationPlan {
         let prompts: [[Int32]]
         let texts: [String]
         switch request.prompt {
@@ -94,7 +97,8 @@ struct GenerationPlan {
             part.constraint = constraint
             return part
         }
-        try validate(parts, on: model, fields: ["max_tokens": request.fields.maxTokensField, "top_logprobs": "logprobs"])
+        try validate(parts, on: model, limits: limits, promptField: "prompt",
+                     fields: ["max_tokens": request.fields.maxTokensField, "top_logprobs": "logprobs"])
         return GenerationPlan(kind: .completion, model: model, context: context, parts: parts, fields: request.fields,
                               logprobs: request.logprobs, echo: request.echo == true ? texts : nil)
     }

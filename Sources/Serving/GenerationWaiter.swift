@@ -3,15 +3,19 @@ import Engine
 
 /// Gathers the engine's events for the parts of one HTTP request (one per
 /// prompt) so the caller's thread can wait on them; cancels them all if
-/// the client goes away.
+/// the client goes away or the deadline passes.
 final class GenerationWaiter: @unchecked Sendable {  // all state under `condition`
     private let condition = NSCondition()
     private var events: [(part: Int, event: GenerationEvent)] = []
     private var handles: [RequestHandle] = []
     private var unfinished = 0
+    private let deadline: Date?
+    /// The deadline passed and the parts were cancelled for it.
+    private(set) var timedOut = false
 
     /// Submits every part; if one is refused, those already queued are cancelled.
-    init(engine: Engine, parts: [GenerationRequest]) throws(EngineError) {
+    init(engine: Engine, parts: [GenerationRequest], deadline: Date? = nil) throws(EngineError) {
+        self.deadline = deadline
         for (index, part) in parts.enumerated() {
             do {
                 let handle = try engine.submit(part) { [self] event in
@@ -57,7 +61,17 @@ final class GenerationWaiter: @unchecked Sendable {  // all state under `conditi
         for handle in all { handle.cancel() }
     }
 
-    /// Waits for every part to finish, cancelling them if the client hangs up; returns each part's result.
+    /// Cancels every part once the deadline has passed; true if it has (now or before).
+    func checkDeadline() -> Bool {
+        if !timedOut, let deadline, Date() >= deadline, !isDrained {
+            timedOut = true
+            cancel()
+        }
+        return timedOut
+    }
+
+    /// Waits for every part to finish, cancelling them if the client hangs up
+    /// or the deadline passes; returns each part's result.
     func results(watching client: any ClientPresence) -> [GenerationResult?] {
         var results: [GenerationResult?] = Array(repeating: nil, count: handles.count)
         var cancelled = false
@@ -70,6 +84,8 @@ final class GenerationWaiter: @unchecked Sendable {  // all state under `conditi
                 if client.hasLeft {
                     cancelled = true
                     cancel()
+                } else if checkDeadline() {
+                    cancelled = true
                 }
             }
         }

@@ -12,14 +12,17 @@ public final class Service: @unchecked Sendable {  // `loaded`, `loadFailure` an
     public let meter: Meter?
     /// Where bursts go when the local queue is deep (`--upstream`); nil serves everything locally.
     public let overflow: OverflowRoute?
+    /// What a request may ask for (`n`, stop strings, prompt tokens) and how long it may run.
+    public let limits: RequestLimits
     let lock = NSLock()
     private var loaded: ServedModel?
     private var loadFailure: String?
     var routes = RouteMetrics()
 
-    public init(meter: Meter?, overflow: OverflowRoute? = nil) {
+    public init(meter: Meter?, overflow: OverflowRoute? = nil, limits: RequestLimits = RequestLimits()) {
         self.meter = meter
         self.overflow = overflow
+        self.limits = limits
     }
 
     /// Requests and tokens by route, and the upstream's errors and latency, for `/metrics`.
@@ -80,7 +83,7 @@ public final class Service: @unchecked Sendable {  // `loaded`, `loadFailure` an
         try refusing(route, context) { () throws(APIError) in
             let model = try model(named: request.model)
             if let generation = try overflowing(.chat(request), route: route, model: model, context: context) { return generation }
-            return try run(try GenerationPlan.chat(request, model: model, context: context, route: route))
+            return try run(try GenerationPlan.chat(request, model: model, limits: limits, context: context, route: route))
         }
     }
 
@@ -88,7 +91,7 @@ public final class Service: @unchecked Sendable {  // `loaded`, `loadFailure` an
         try refusing(.completions, context) { () throws(APIError) in
             let model = try model(named: request.model)
             if let generation = try overflowing(.completion(request), route: .completions, model: model, context: context) { return generation }
-            return try run(try GenerationPlan.completion(request, model: model, context: context))
+            return try run(try GenerationPlan.completion(request, model: model, limits: limits, context: context))
         }
     }
 
@@ -125,12 +128,14 @@ public final class Service: @unchecked Sendable {  // `loaded`, `loadFailure` an
     private func run(_ plan: GenerationPlan) throws(APIError) -> Generation {
         try reserve(plan)
         let waiter: GenerationWaiter
-        do { waiter = try GenerationWaiter(engine: plan.model.engine, parts: plan.parts) } catch { throw APIError(error) }
+        // Batch lines wait behind interactive work for as long as it takes: no deadline.
+        let deadline = plan.context.batchLine == nil ? Date(timeIntervalSinceNow: limits.timeoutSeconds) : nil
+        do { waiter = try GenerationWaiter(engine: plan.model.engine, parts: plan.parts, deadline: deadline) } catch { throw APIError(error) }
         if plan.stream { return .streaming(ChunkStream(plan: plan, waiter: waiter, service: self)) }
         let finished = waiter.results(watching: plan.context.client).compactMap { $0 }
         guard finished.count == plan.parts.count else { throw .server("A generation did not finish.") }
         let charge = plan.charge(finished, meter: meter)
-        if var failure = Self.cutShort(finished, clientLeft: plan.context.client.hasLeft) {
+        if var failure = cutShort(finished, clientLeft: plan.context.client.hasLeft, timedOut: waiter.timedOut) {
             try record(plan.ledgerRow(finished, charge: charge, status: failure.status))
             failure.isMetered = true
             throw failure
@@ -143,9 +148,14 @@ public final class Service: @unchecked Sendable {  // `loaded`, `loadFailure` an
     }
 
     /// Why the server ended parts before their end, if it did; a client that left is not told anything.
-    static func cutShort(_ results: [GenerationResult], clientLeft: Bool) -> APIError? {
+    func cutShort(_ results: [GenerationResult], clientLeft: Bool, timedOut: Bool) -> APIError? {
         if let error = results.compactMap(\.error).first { return .server("The model failed: \(error)") }
         guard !clientLeft, results.contains(where: { $0.choices.contains { $0.finishReason == .cancelled } }) else { return nil }
+        if timedOut {
+            return APIError(status: 504, type: "server_error", message: "The request ran past the server's request timeout "
+                            + "(\(limits.timeoutSeconds) s); the response was cut short. The tokens produced are billed.",
+                            code: "request_timeout")
+        }
         return .unavailable("The server is shutting down; the response was cut short. The tokens produced are billed.")
     }
 

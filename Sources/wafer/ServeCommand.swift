@@ -11,7 +11,8 @@ enum ServeCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
         let a = try Arguments(args, valued: ["model", "model-id", "host", "port", "precision", "max-batch", "max-queue", "kv-tokens",
                                              "ctx", "batch-window-ms", "api-keys", "max-body-bytes", "max-connections",
-                                             "max-connections-per-address", "header-timeout", "body-timeout", "idle-timeout", "shutdown-grace", "prices", "ledger", "data-dir", "kv",
+                                             "max-connections-per-address", "max-header-bytes", "max-n", "max-stop", "max-prompt-tokens",
+                                             "request-timeout", "header-timeout", "body-timeout", "idle-timeout", "shutdown-grace", "prices", "ledger", "data-dir", "kv",
                                              "model-alias", "cors-origin", "upstream", "upstream-key-file", "overflow-queue-depth",
                                              "upstream-model", "upstream-timeout", "chat-template"],
                               flags: ["no-prefix-cache"])
@@ -42,13 +43,25 @@ enum ServeCommand {
             throw UsageError("--max-connections, --max-connections-per-address, --header-timeout and --body-timeout must be positive")
         }
         limits.idleTimeoutSeconds = UInt32(clamping: try a.int("idle-timeout", default: Int(limits.idleTimeoutSeconds)))
+        // MHD needs room beyond the headers for its own buffers: 4 KiB at least.
+        limits.maxHeaderBytes = try a.int("max-header-bytes", default: limits.maxHeaderBytes)
+        guard limits.maxHeaderBytes >= 4096 else { throw UsageError("--max-header-bytes must be at least 4096") }
+        var requestLimits = RequestLimits()
+        requestLimits.maxChoices = try a.int("max-n", default: requestLimits.maxChoices)
+        requestLimits.maxStopStrings = try a.int("max-stop", default: requestLimits.maxStopStrings)
+        requestLimits.maxPromptTokens = try a.int("max-prompt-tokens", default: requestLimits.maxPromptTokens)
+        requestLimits.timeoutSeconds = try a.double("request-timeout", default: requestLimits.timeoutSeconds)
+        guard (1...128).contains(requestLimits.maxChoices), requestLimits.maxStopStrings >= 0, requestLimits.maxPromptTokens > 0,
+              requestLimits.timeoutSeconds > 0 else {
+            throw UsageError("--max-n must be 1 to 128, --max-stop 0 or more, --max-prompt-tokens and --request-timeout positive")
+        }
         let grace = try a.double("shutdown-grace", default: 10)
         let keys: APIKeys?
         do { keys = try a.string("api-keys").map { try APIKeys(file: $0) } } catch { throw UsageError("\(error)") }
 
         let dataDirectory = a.string("data-dir") ?? "data"
         let (prices, ledger) = try openMeter(pricesPath: a.string("prices"), ledgerPath: a.string("ledger") ?? dataDirectory + "/ledger.db")
-        let service = Service(meter: Meter(prices: prices, ledger: ledger), overflow: try overflowRoute(a))
+        let service = Service(meter: Meter(prices: prices, ledger: ledger), overflow: try overflowRoute(a), limits: requestLimits)
         let api = APIServer(keys: keys, bodyLimit: limits.maxBodyBytes, service: service, corsOrigin: a.string("cors-origin"))
         // Batches take half the batch slots at most, so interactive requests always find room.
         let batches: BatchAPI

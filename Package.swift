@@ -34,7 +34,8 @@ let package = Package(
         // The overflow route's client: an OpenAI-compatible upstream over libcurl.
         .target(name: "Upstream", dependencies: ["CCurl"], swiftSettings: cpuFlags),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "Metering", dependencies: ["OpenAI", "CSQLite"], swiftSettings: cpuFlags),
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(name: "Metering", dependencies: ["OpenAI", "CSQLite", "CPostgres"], swiftSettings: cpuFlags),
         // One typed path from a request to the engine and back: prompts, validation, metering, responses.
         .target(name: "Serving", dependencies: ["Engine", "Jinja", "Tokenizer", "OpenAI", "Metering", "Upstream"], swiftSettings: cpuFlags),
         // The dashboard page and its figures (live, or embedded as a bill).

@@ -3,44 +3,76 @@ import Metering
 import OpenAI
 import Serving
 
-/// The OpenAI Files and Batches API on `wafer serve`: uploads are kept in
-/// the data directory, each batch runs in the background through the same
-/// `BatchRunner` as `wafer batch` (behind interactive requests in the
-/// engine), and batches still running when the server stopped resume when it
-/// starts again.
-public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
+/// The OpenAI Files and Batches API on `wafer serve`: uploads and batch state
+/// are kept in the data directory, or with a PostgreSQL ledger in its database
+/// (so replicas share them). Each batch runs in the background through the
+/// same `BatchRunner` as `wafer batch` (behind interactive requests in the
+/// engine), on the one replica that claimed it; batches still running when
+/// their server stopped or died resume on the next one to claim them.
+public final class BatchAPI: @unchecked Sendable {  // `runners` and `stopping` under `lock`
     let service: Service
-    let files: URL
+    let store: BatchStore
+    /// This replica's runner files (output and errors, per batch).
     let batchDirectory: URL
     let workers: Int
     private let lock = NSLock()
     private var runners: [String: BatchRunner] = [:]
+    private var stopping = false
     /// Runner threads still going; shutdown waits for them to record how their run ended.
     private let running = DispatchGroup()
 
     public init(service: Service, dataDirectory: String, workers: Int) throws {
         self.service = service
-        files = URL(fileURLWithPath: dataDirectory).appendingPathComponent("files")
+        if let ledger = service.meter?.ledger, let replicaID = ledger.replicaID {
+            store = try PostgresBatchStore(url: ledger.location, replicaID: replicaID, dataDirectory: dataDirectory)
+        } else {
+            store = try DirectoryBatchStore(dataDirectory: dataDirectory)
+        }
         batchDirectory = URL(fileURLWithPath: dataDirectory).appendingPathComponent("batches")
+        try FileManager.default.createDirectory(at: batchDirectory, withIntermediateDirectories: true)
         self.workers = max(1, workers)
-        for dir in [files, batchDirectory] { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
     }
 
-    /// Restarts the batches that were running when the server last stopped (call once the model is ready).
-    public func resumeUnfinished() {
-        for stored in allBatches() where stored.batch.isActive {
-            if stored.batch.status == .cancelling {
-                var b = stored
-                finish(&b, status: .cancelled)
+    /// Starts the batches that are unfinished and unclaimed (call once the model is ready): those
+    /// running when this server last stopped and, with shared state, those of replicas that died.
+    /// With shared state it keeps looking every `interval` seconds, and passes on cancellations
+    /// made on other replicas to the runners here.
+    public func resumeUnfinished(every interval: Double? = nil) {
+        adopt()
+        guard let interval, store is PostgresBatchStore else { return }
+        Thread.detachNewThread { [self] in
+            while !lock.withLock({ stopping }) {
+                Thread.sleep(forTimeInterval: interval)
+                adopt()
+            }
+        }
+    }
+
+    private func adopt() {
+        let local = lock.withLock { runners }
+        for stored in store.allBatches() where stored.batch.isActive {
+            if let runner = local[stored.batch.id] {
+                if stored.batch.status == .cancelling { runner.cancel() }
+                continue
+            }
+            guard !lock.withLock({ stopping }), store.claim(stored.batch.id) else { continue }
+            // Read again under the claim: another replica may have finished it meanwhile.
+            guard var current = store.batch(stored.batch.id), current.batch.isActive else {
+                store.release(stored.batch.id)
+                continue
+            }
+            if current.batch.status == .cancelling {
+                finish(&current, status: .cancelled)
             } else {
-                start(stored)
+                start(current)
             }
         }
     }
 
     /// The server is stopping: runners take no more lines, and lines cut short run again on restart.
     public func interruptRunners() {
-        for runner in lock.withLock({ Array(runners.values) }) { runner.interrupt() }
+        let all = lock.withLock { stopping = true; return Array(runners.values) }
+        for runner in all { runner.interrupt() }
     }
 
     /// After the engine has stopped: lets the runners save how their run ended.
@@ -55,13 +87,13 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
             APIRoute("DELETE", "/v1/files/{id}") { [unowned self] r throws(APIError) in .encoded(try delete(file: r.parameters[0], r.caller)) },
             APIRoute("GET", "/v1/files/{id}/content") { [unowned self] r throws(APIError) in
                 let object = try file(r.parameters[0], r.caller).file
-                guard let data = try? Data(contentsOf: files.appendingPathComponent(object.id)) else {
+                guard let data = store.content(object.id) else {
                     throw .server("The file's content is missing.")
                 }
                 return .bytes(data, contentType: "application/octet-stream")
             },
             APIRoute("GET", "/v1/batches") { [unowned self] r in
-                .encoded(ListOf(data: allBatches().filter { r.caller.canSee($0.owner) }.map(\.batch)
+                .encoded(ListOf(data: store.allBatches().filter { r.caller.canSee($0.owner) }.map(\.batch)
                     .sorted { $0.createdAt > $1.createdAt }.map(current)))
             },
             APIRoute("POST", "/v1/batches") { [unowned self] r throws(APIError) in .encoded(try create(r)) },
@@ -93,40 +125,31 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
 
     private func store(_ data: Data, filename: String, purpose: String, owner: Caller) throws(APIError) -> FileObject {
         let object = FileObject(id: "file-" + RequestContext.makeID(), bytes: data.count, createdAt: Wire.now, filename: filename, purpose: purpose)
-        do {
-            try data.write(to: files.appendingPathComponent(object.id), options: .atomic)
-            try WireJSON.encode(StoredFile(file: object, owner: owner)).write(to: files.appendingPathComponent(object.id + ".json"),
-                                                                             options: .atomic)
-        } catch {
-            // The error names our data directory; the client learns only that the write failed.
+        do { try store.save(StoredFile(file: object, owner: owner), content: data) } catch {
+            // The error names our data directory or database; the client learns only that the write failed.
             FileHandle.standardError.write(Data("wafer: cannot store \(object.id): \(error)\n".utf8))
-            throw .server("The file could not be stored (the server's disk may be full).")
+            throw .server("The file could not be stored (the server's disk or database may be full or unreachable).")
         }
         return object
     }
 
     /// The file `id` if `caller` may see it; otherwise the same 404 as for a file that does not exist.
     private func file(_ id: String, _ caller: Caller) throws(APIError) -> StoredFile {
-        guard Self.isID(id), let data = try? Data(contentsOf: files.appendingPathComponent(id + ".json")),
-              let stored = Wire.decode(StoredFile.self, data), caller.canSee(stored.owner) else {
+        guard Self.isID(id), let stored = store.file(id), caller.canSee(stored.owner) else {
             throw .notFound("No such file: '\(id)'.", param: "file_id", code: "file_not_found")
         }
         return stored
     }
 
     private func listFiles(_ caller: Caller) -> [FileObject] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: files.path)) ?? []
-        return names.filter { $0.hasSuffix(".json") }.compactMap { name in
-            (try? Data(contentsOf: files.appendingPathComponent(name))).flatMap { Wire.decode(StoredFile.self, $0) }
-        }.filter { caller.canSee($0.owner) }.map(\.file).sorted { $0.createdAt > $1.createdAt }
+        store.allFiles().filter { caller.canSee($0.owner) }.map(\.file).sorted { $0.createdAt > $1.createdAt }
     }
 
     struct Deleted: Encodable { let id: String; var object = "file"; var deleted = true }
 
     private func delete(file id: String, _ caller: Caller) throws(APIError) -> Deleted {
         let object = try file(id, caller).file
-        try? FileManager.default.removeItem(at: files.appendingPathComponent(object.id))
-        try? FileManager.default.removeItem(at: files.appendingPathComponent(object.id + ".json"))
+        store.delete(file: object.id)
         return Deleted(id: object.id)
     }
 
@@ -160,7 +183,7 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
                                 metadata: body.metadata)
         let stored = StoredBatch(batch: batch, owner: owner)
         save(stored)
-        start(stored)
+        if store.claim(batch.id) { start(stored) }  // else another replica adopts it
         return current(batch)
     }
 
@@ -172,21 +195,9 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
         return stored
     }
 
-    private func storedBatch(_ id: String) -> StoredBatch? {
-        guard Self.isID(id), let data = try? Data(contentsOf: batchDirectory.appendingPathComponent(id + ".json")) else { return nil }
-        return Wire.decode(StoredBatch.self, data)
-    }
+    private func storedBatch(_ id: String) -> StoredBatch? { Self.isID(id) ? store.batch(id) : nil }
 
-    private func allBatches() -> [StoredBatch] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: batchDirectory.path)) ?? []
-        return names.filter { $0.hasSuffix(".json") }.compactMap { name in
-            (try? Data(contentsOf: batchDirectory.appendingPathComponent(name))).flatMap { Wire.decode(StoredBatch.self, $0) }
-        }
-    }
-
-    private func save(_ stored: StoredBatch) {
-        try? WireJSON.encode(stored).write(to: batchDirectory.appendingPathComponent(stored.batch.id + ".json"), options: .atomic)
-    }
+    private func save(_ stored: StoredBatch) { store.save(stored) }
 
     /// The stored object with live request counts while it runs.
     private func current(_ batch: BatchObject) -> BatchObject {
@@ -213,7 +224,8 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
         let (output, errors) = paths(id)
         let runner: BatchRunner
         do {
-            runner = try BatchRunner(service: service, input: files.appendingPathComponent(s.batch.inputFileId).path, output: output,
+            guard let input = store.localPath(s.batch.inputFileId) else { throw BatchError("the input file's content is missing") }
+            runner = try BatchRunner(service: service, input: input, output: output,
                                      errors: errors, workers: workers, batchID: id, caller: s.owner,
                                      deadline: s.batch.expiresAt.map { Date(timeIntervalSince1970: Double($0)) })
         } catch {
@@ -243,6 +255,7 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
             let summary = runner.run()
             defer {
                 lock.withLock { runners[id] = nil }
+                store.release(id)
                 running.leave()
             }
             var done = storedBatch(id) ?? started
@@ -275,6 +288,7 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` under `lock`
         default: s.batch.failedAt = Wire.now
         }
         save(s)
+        store.release(s.batch.id)
     }
 
     private func cancel(_ id: String, _ caller: Caller) throws(APIError) -> BatchObject {

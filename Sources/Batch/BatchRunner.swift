@@ -73,7 +73,7 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
         summary.total = try LineReader.count(path: input)
         let batchID = batchID ?? "batch_" + RequestContext.makeID()
         self.batchID = batchID
-        do { answered = try service.meter.map { try LedgerReader.batchAnswers(path: $0.ledger.path, batchID: batchID) } ?? [:] } catch {
+        do { answered = try service.meter.map { try $0.ledger.reader.batchAnswers(batchID: batchID) } ?? [:] } catch {
             throw BatchError("cannot read the ledger: \(error)")
         }
     }

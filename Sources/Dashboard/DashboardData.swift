@@ -42,9 +42,9 @@ public struct DashboardData: Encodable, Sendable {
     public var live: Live?
 
     /// The month that starts at `from` up to `to` (Unix seconds), and its last 24 hours.
-    public init(ledgerPath: String, prices: PriceSheet, keyName: String?, from: Double, to: Double, live: Live? = nil) throws(LedgerError) {
+    public init(ledger: any LedgerReading, prices: PriceSheet, keyName: String?, from: Double, to: Double, live: Live? = nil) throws(LedgerError) {
         func report(_ grouping: UsageReport.Grouping, since: Double = from) throws(LedgerError) -> UsageReport {
-            try UsageReport(ledgerPath: ledgerPath, from: since, to: to, keyName: keyName, groupBy: grouping, prices: prices)
+            try UsageReport(ledger: ledger, from: since, to: to, keyName: keyName, groupBy: grouping, prices: prices)
         }
         generatedAt = Date().timeIntervalSince1970
         month = UsageReport.date(from, format: "yyyy-MM")

@@ -1,4 +1,3 @@
-import CSQLite
 import Engine
 import Foundation
 
@@ -94,28 +93,60 @@ public struct LedgerRow: Sendable, Equatable {
 
 public struct LedgerError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 /// Whether the ledger can take rows now.
 public enum LedgerState: Sendable, Equatable {
     case ok
-    /// The last write failed (disk full, I/O error); new work is refused until a write succeeds again.
+    /// The last write failed (disk full, I/O error, database gone); new work is refused until a write succeeds again.
     case failed(String)
 }
 
-/// The SQLite ledger (WAL). Rows are written by one thread in batched
-/// transactions (a group commit: whoever arrives while a commit runs goes in
-/// the next), and `record` returns only once its row's transaction has
-/// committed, so a response is acknowledged only after its row is durable.
-/// Writing the same request id again updates the row: a request's row is
-/// reserved at admission and completed at its end. A failed write fails its
-/// callers and marks the ledger failed; while failed, the writer probes once
-/// a second, so the ledger recovers when the disk does.
-public final class Ledger: @unchecked Sendable {  // SQLite handles are used by the writer thread only; queues under `condition`
-    public let path: String
-    private let db: OpaquePointer
-    private let upsert: OpaquePointer
+/// Where rows are kept: the writer side of a SQLite file or a PostgreSQL database.
+protocol LedgerStore: AnyObject {
+    /// Writes (or updates, by request id) the rows in one transaction; nil when committed, else why not.
+    func write(_ rows: [LedgerRow]) -> String?
+    /// A write that changes nothing: nil once the store takes writes again.
+    func probe() -> String?
+    /// Called about once a second while the writer is idle (PostgreSQL: the replica's heartbeat).
+    func tick()
+    func close()
+}
+
+/// Read-only queries on a ledger, each with its own connection (so they run beside the writer).
+public protocol LedgerReading: Sendable {
+    /// Rows created in [from, to) (Unix seconds), of one key or all.
+    func rows(from: Double, to: Double, keyName: String?, _ body: (LedgerRow) -> Void) throws(LedgerError)
+    func row(requestID: String) throws(LedgerError) -> LedgerRow?
+    /// The finished lines of a batch that carry their answer, by custom_id.
+    func batchAnswers(batchID: String) throws(LedgerError) -> [String: LedgerRow]
+}
+
+/// The reader for a ledger location: a PostgreSQL URL or a SQLite file's path.
+public func ledgerReader(_ location: String) -> any LedgerReading {
+    PostgresConnection.isURL(location) ? PostgresLedgerReader(url: location) : SQLiteLedgerReader(path: location)
+}
+
+/// The ledger: SQLite (embedded, one process) or PostgreSQL (shared by
+/// replicas). Rows are written by one thread in batched transactions (a group
+/// commit: whoever arrives while a commit runs goes in the next), and `record`
+/// returns only once its row's transaction has committed, so a response is
+/// acknowledged only after its row is durable. Writing the same request id
+/// again updates the row: a request's row is reserved at admission and
+/// completed at its end. A failed write fails its callers and marks the
+/// ledger failed; while failed, the writer probes once a second, so the
+/// ledger recovers when the store does.
+public final class Ledger: @unchecked Sendable {  // the store is used by the writer thread only; queues under `condition`
+    /// The SQLite file's path or the PostgreSQL URL.
+    public let location: String
+    public let reader: any LedgerReading
+    /// This process's id among replicas sharing a PostgreSQL ledger (nil on SQLite).
+    public let replicaID: String?
+    /// Seconds without a heartbeat after which a replica counts as gone (its running rows
+    /// become `interrupted`, its batches may be taken over).
+    public static let replicaTimeout = 15.0
+    private let store: LedgerStore
     private let condition = NSCondition()
     private var pending: [LedgerRow] = []
     private var enqueued = 0
@@ -127,67 +158,24 @@ public final class Ledger: @unchecked Sendable {  // SQLite handles are used by 
     private var closing = false
     private var writerDone = false
 
-    /// The schema, one step per version; `PRAGMA user_version` says how many have run.
-    public static let migrations = [
-        """
-        CREATE TABLE requests (
-            request_id TEXT PRIMARY KEY, created_at REAL NOT NULL, key_name TEXT NOT NULL, tier TEXT NOT NULL,
-            model TEXT NOT NULL, route TEXT NOT NULL, status INTEGER NOT NULL,
-            prompt_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
-            rate_usd_per_mtok TEXT NOT NULL, cost_usd TEXT NOT NULL, ttft REAL, duration REAL NOT NULL,
-            finish_reason TEXT NOT NULL, batch_id TEXT);
-        CREATE INDEX requests_by_time ON requests(created_at);
-        CREATE INDEX requests_by_key ON requests(key_name, created_at);
-        """,
-        """
-        ALTER TABLE requests ADD COLUMN custom_id TEXT;
-        ALTER TABLE requests ADD COLUMN response TEXT;
-        CREATE INDEX requests_by_batch ON requests(batch_id) WHERE batch_id IS NOT NULL;
-        """,
-        """
-        ALTER TABLE requests ADD COLUMN served_by TEXT NOT NULL DEFAULT 'local';
-        ALTER TABLE requests ADD COLUMN upstream TEXT;
-        ALTER TABLE requests ADD COLUMN completion_rate_usd_per_mtok TEXT;
-        """,
-    ]
-
-    static let columns = [
-        "request_id", "created_at", "key_name", "tier", "model", "route", "status", "prompt_tokens", "cached_tokens",
-        "completion_tokens", "rate_usd_per_mtok", "cost_usd", "ttft", "duration", "finish_reason", "batch_id", "custom_id", "response",
-        "served_by", "upstream", "completion_rate_usd_per_mtok",
-    ]
-
-    public init(path: String) throws(LedgerError) {
-        self.path = path
-        var handle: OpaquePointer?
-        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil) == SQLITE_OK,
-              let handle else {
-            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
-            sqlite3_close(handle)
-            throw LedgerError("cannot open the ledger \(path): \(message)")
-        }
-        db = handle
-        do {
-            // WAL with full sync: a committed row survives a crash of the process and of the machine.
-            try Self.exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
-            try Self.migrate(db)
-            // Rows reserved by a process that died before finishing them: no response was acknowledged.
-            try Self.exec(db, """
-                UPDATE requests SET finish_reason = '\(RequestOutcome.interrupted.rawValue)'
-                WHERE finish_reason = '\(RequestOutcome.running.rawValue)'
-                """)
-            let names = Self.columns.joined(separator: ", ")
-            let values = Self.columns.indices.map { "?\($0 + 1)" }.joined(separator: ", ")
-            let updates = Self.columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
-            upsert = try Self.prepare(db, "INSERT INTO requests (\(names)) VALUES (\(values)) ON CONFLICT(request_id) DO UPDATE SET \(updates)")
-        } catch {
-            sqlite3_close(db)
-            throw error
+    /// Opens (creating or migrating) the ledger at `location`: a `postgresql://` URL, else a SQLite file's path.
+    public init(location: String) throws(LedgerError) {
+        self.location = location
+        reader = ledgerReader(location)
+        if PostgresConnection.isURL(location) {
+            let postgres = try PostgresLedger(url: location)
+            store = postgres
+            replicaID = postgres.replicaID
+        } else {
+            store = try SQLiteLedger(path: location)
+            replicaID = nil
         }
         let writer = Thread { [self] in writeLoop() }
         writer.name = "wafer-ledger"
         writer.start()
     }
+
+    public convenience init(path: String) throws(LedgerError) { try self.init(location: path) }
 
     public var state: LedgerState { condition.withLock { failure.map(LedgerState.failed) ?? .ok } }
 
@@ -212,22 +200,21 @@ public final class Ledger: @unchecked Sendable {  // SQLite handles are used by 
         condition.broadcast()
         while !writerDone { condition.wait() }
         condition.unlock()
-        sqlite3_finalize(upsert)
-        sqlite3_close(db)
+        store.close()
     }
 
     private func writeLoop() {
         condition.lock()
         while true {
             while pending.isEmpty, !closing {
-                guard failure != nil else { condition.wait(); continue }
-                // Failed and idle: probe, so that /health recovers without traffic once the disk does.
-                if !condition.wait(until: Date(timeIntervalSinceNow: 1)), pending.isEmpty {
-                    condition.unlock()
-                    let probe = Self.probe(db)
-                    condition.lock()
-                    if probe == nil { failure = nil }
-                }
+                guard !condition.wait(until: Date(timeIntervalSinceNow: 1)), pending.isEmpty, !closing else { continue }
+                // Idle for a second: if failed, probe, so that /health recovers without traffic once the store does.
+                let failed = failure != nil
+                condition.unlock()
+                let probe = failed ? store.probe() : nil
+                store.tick()
+                condition.lock()
+                if probe == nil { failure = nil }
             }
             if pending.isEmpty { break }
             let batch = pending
@@ -236,9 +223,9 @@ public final class Ledger: @unchecked Sendable {  // SQLite handles are used by 
             condition.unlock()
             // One transaction for the batch; if it fails, each row alone, so one bad row fails only itself.
             var refused: [Int: String] = [:]
-            if write(batch) != nil {
+            if store.write(batch) != nil {
                 for (i, row) in batch.enumerated() {
-                    if let error = write([row]) { refused[first + i] = error }
+                    if let error = store.write([row]) { refused[first + i] = error }
                 }
             }
             condition.lock()
@@ -250,81 +237,5 @@ public final class Ledger: @unchecked Sendable {  // SQLite handles are used by 
         writerDone = true
         condition.broadcast()
         condition.unlock()
-    }
-
-    private func write(_ rows: [LedgerRow]) -> String? {
-        do {
-            try Self.exec(db, "BEGIN IMMEDIATE")
-            for row in rows {
-                sqlite3_reset(upsert)
-                sqlite3_clear_bindings(upsert)
-                wafer_sqlite_bind_text(upsert, 1, row.requestID)
-                sqlite3_bind_double(upsert, 2, row.createdAt)
-                wafer_sqlite_bind_text(upsert, 3, row.keyName)
-                wafer_sqlite_bind_text(upsert, 4, row.tier)
-                wafer_sqlite_bind_text(upsert, 5, row.model)
-                wafer_sqlite_bind_text(upsert, 6, row.route)
-                sqlite3_bind_int64(upsert, 7, Int64(row.status))
-                sqlite3_bind_int64(upsert, 8, Int64(row.promptTokens))
-                sqlite3_bind_int64(upsert, 9, Int64(row.cachedTokens))
-                sqlite3_bind_int64(upsert, 10, Int64(row.completionTokens))
-                wafer_sqlite_bind_text(upsert, 11, Cost.text(row.ratePerMillion))
-                wafer_sqlite_bind_text(upsert, 12, Cost.text(row.costUSD))
-                if let ttft = row.timeToFirstToken { sqlite3_bind_double(upsert, 13, ttft) } else { sqlite3_bind_null(upsert, 13) }
-                sqlite3_bind_double(upsert, 14, row.duration)
-                wafer_sqlite_bind_text(upsert, 15, row.outcome.rawValue)
-                for (index, value) in [(16, row.batchID), (17, row.customID), (18, row.response), (19, row.servedBy.rawValue),
-                                       (20, row.upstream), (21, row.completionRatePerMillion.map(Cost.text))] {
-                    if let value { wafer_sqlite_bind_text(upsert, Int32(index), value) } else { sqlite3_bind_null(upsert, Int32(index)) }
-                }
-                guard sqlite3_step(upsert) == SQLITE_DONE else { throw LedgerError(String(cString: sqlite3_errmsg(db))) }
-            }
-            try Self.exec(db, "COMMIT")
-            return nil
-        } catch {
-            _ = try? Self.exec(db, "ROLLBACK")
-            return "\(error)"
-        }
-    }
-
-    /// A write that changes nothing (the schema version, set to itself): nil when the database takes writes again.
-    private static func probe(_ db: OpaquePointer) -> String? {
-        do {
-            try exec(db, "BEGIN IMMEDIATE; PRAGMA user_version = \(migrations.count); COMMIT;")
-            return nil
-        } catch {
-            _ = try? exec(db, "ROLLBACK")
-            return "\(error)"
-        }
-    }
-
-    static func exec(_ db: OpaquePointer, _ sql: String) throws(LedgerError) {
-        var message: UnsafeMutablePointer<CChar>?
-        guard sqlite3_exec(db, sql, nil, nil, &message) == SQLITE_OK else {
-            let text = message.map { String(cString: $0) } ?? "unknown error"
-            sqlite3_free(message)
-            throw LedgerError(text)
-        }
-    }
-
-    static func prepare(_ db: OpaquePointer, _ sql: String) throws(LedgerError) -> OpaquePointer {
-        var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
-            throw LedgerError(String(cString: sqlite3_errmsg(db)))
-        }
-        return statement
-    }
-
-    static func migrate(_ db: OpaquePointer) throws(LedgerError) {
-        let version = try prepare(db, "PRAGMA user_version")
-        defer { sqlite3_finalize(version) }
-        guard sqlite3_step(version) == SQLITE_ROW else { throw LedgerError("cannot read the ledger's schema version") }
-        let current = Int(sqlite3_column_int64(version, 0))
-        guard current <= migrations.count else {
-            throw LedgerError("the ledger's schema (version \(current)) is newer than this wafer knows (\(migrations.count))")
-        }
-        for step in current..<migrations.count {
-            try exec(db, "BEGIN IMMEDIATE; \(migrations[step]) PRAGMA user_version = \(step + 1); COMMIT;")
-        }
     }
 }

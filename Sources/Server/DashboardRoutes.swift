@@ -22,7 +22,7 @@ extension APIServer {
                                       itlP50Ms: ms(m.interTokenLatency, 0.5), itlP99Ms: ms(m.interTokenLatency, 0.99))
         }
         do {
-            let data = try DashboardData(ledgerPath: meter.ledger.path, prices: meter.prices, keyName: caller.isAdmin ? nil : caller.name,
+            let data = try DashboardData(ledger: meter.ledger.reader, prices: meter.prices, keyName: caller.isAdmin ? nil : caller.name,
                                          from: UsageReport.startOfMonth(now), to: now + 1, live: live)
             return .json(WireJSON.encode(data))
         } catch { throw .server("\(error)") }

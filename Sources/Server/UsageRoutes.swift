@@ -15,7 +15,7 @@ extension APIServer {
             throw .invalidRequest("group_by must be key, model, tier, hour, day, month or route.", param: "group_by", code: "invalid_value")
         }
         do {
-            let report = try UsageReport(ledgerPath: meter.ledger.path, from: from, to: to, keyName: caller.isAdmin ? nil : caller.name,
+            let report = try UsageReport(ledger: meter.ledger.reader, from: from, to: to, keyName: caller.isAdmin ? nil : caller.name,
                                          groupBy: grouping, prices: meter.prices)
             return .json(WireJSON.encode(report))
         } catch { throw .server("\(error)") }
@@ -25,7 +25,7 @@ extension APIServer {
     func usageRow(_ id: String, caller: Caller) throws(APIError) -> HTTPResponse {
         let meter = try ledgerKept()
         let row: LedgerRow?
-        do { row = try LedgerReader.row(path: meter.ledger.path, requestID: id) } catch { throw .server("\(error)") }
+        do { row = try meter.ledger.reader.row(requestID: id) } catch { throw .server("\(error)") }
         guard let row, caller.canSee(Caller(name: row.keyName, tier: .onDemand)) else {
             throw .notFound("No request '\(id)' in the ledger for this key.", param: "id", code: "request_not_found")
         }

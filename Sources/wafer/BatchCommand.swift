@@ -17,7 +17,7 @@ enum BatchCommand {
         let errors = a.string("errors") ?? output + ".errors.jsonl"
         let maxBatch = try a.int("max-batch", default: 32)
         guard maxBatch > 0 else { throw UsageError("--max-batch must be positive") }
-        let (prices, ledger) = try openMeter(pricesPath: a.string("prices"), ledgerPath: a.string("ledger") ?? "data/ledger.db")
+        let (prices, ledger) = try openMeter(pricesPath: a.string("prices"), ledger: a.string("ledger") ?? "data/ledger.db")
         defer { ledger.close() }
 
         let service = Service(meter: Meter(prices: prices, ledger: ledger))

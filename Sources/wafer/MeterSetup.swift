@@ -2,12 +2,14 @@ import Foundation
 import Metering
 
 /// The price sheet (`--prices FILE`, else the standard one) and the ledger at
-/// `ledgerPath`, its directory made: what `serve` and `batch` meter with.
-func openMeter(pricesPath: String?, ledgerPath: String) throws(UsageError) -> (prices: PriceSheet, ledger: Ledger) {
+/// `ledger` (a SQLite file, its directory made, or a `postgresql://` URL): what `serve` and `batch` meter with.
+func openMeter(pricesPath: String?, ledger location: String) throws(UsageError) -> (prices: PriceSheet, ledger: Ledger) {
     do {
         let prices = try pricesPath.map { try PriceSheet(file: $0) } ?? .standard
-        try FileManager.default.createDirectory(at: URL(fileURLWithPath: ledgerPath).deletingLastPathComponent(),
-                                                withIntermediateDirectories: true)
-        return (prices, try Ledger(path: ledgerPath))
+        if !PostgresConnection.isURL(location) {
+            try FileManager.default.createDirectory(at: URL(fileURLWithPath: location).deletingLastPathComponent(),
+                                                    withIntermediateDirectories: true)
+        }
+        return (prices, try Ledger(location: location))
     } catch { throw UsageError("\(error)") }
 }

@@ -60,7 +60,7 @@ enum ServeCommand {
         do { keys = try a.string("api-keys").map { try APIKeys(file: $0) } } catch { throw UsageError("\(error)") }
 
         let dataDirectory = a.string("data-dir") ?? "data"
-        let (prices, ledger) = try openMeter(pricesPath: a.string("prices"), ledgerPath: a.string("ledger") ?? dataDirectory + "/ledger.db")
+        let (prices, ledger) = try openMeter(pricesPath: a.string("prices"), ledger: a.string("ledger") ?? dataDirectory + "/ledger.db")
         let service = Service(meter: Meter(prices: prices, ledger: ledger), overflow: try overflowRoute(a), limits: requestLimits)
         let api = APIServer(keys: keys, bodyLimit: limits.maxBodyBytes, service: service, corsOrigin: a.string("cors-origin"))
         // Batches take half the batch slots at most, so interactive requests always find room.
@@ -86,7 +86,7 @@ enum ServeCommand {
                 let id = modelIdentifier(a, path: path)
                 service.ready(ServedModel(id: id, aliases: a.strings("model-alias"), engine: engineInstance, tokenizer: session.tokenizer,
                                           template: session.template))
-                batches.resumeUnfinished()
+                batches.resumeUnfinished(every: 2)
                 log("ready: model '\(id)' (\(precision.rawValue) precision, context \(engineInstance.limits.context))")
             } catch {
                 service.failedToLoad("\(error)")

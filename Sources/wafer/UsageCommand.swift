@@ -7,17 +7,21 @@ import OpenAI
 /// by model, with what the same traffic would cost at the reference providers.
 enum UsageCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
-        let a = try Arguments(args, valued: ["month", "db", "format", "prices", "group-by"])
+        let a = try Arguments(args, valued: ["month", "db", "ledger", "format", "prices", "group-by"])
         let month = a.string("month") ?? UsageReport.monthText(Date().timeIntervalSince1970)
         guard let (from, to) = UsageReport.monthRange(month) else { throw UsageError("--month must look like 2026-11, got '\(month)'") }
-        let db = a.string("db") ?? "data/ledger.db"
-        guard FileManager.default.fileExists(atPath: db) else { throw UsageError("no ledger at \(db) (use --db PATH)") }
+        // --ledger (a SQLite path or a postgresql:// URL, as serve takes it); --db is its older name.
+        let location = a.string("ledger") ?? a.string("db") ?? "data/ledger.db"
+        guard PostgresConnection.isURL(location) || FileManager.default.fileExists(atPath: location) else {
+            throw UsageError("no ledger at \(location) (use --ledger PATH or URL)")
+        }
+        let ledger = ledgerReader(location)
         let prices: PriceSheet
         do { prices = try a.string("prices").map { try PriceSheet(file: $0) } ?? .standard } catch { throw UsageError("\(error)") }
         guard let grouping = UsageReport.Grouping(rawValue: a.string("group-by") ?? "key") else {
             throw UsageError("--group-by must be key, model, tier, hour, day, month or route")
         }
-        let report = try UsageReport(ledgerPath: db, from: from, to: to, keyName: nil, groupBy: grouping, prices: prices)
+        let report = try UsageReport(ledger: ledger, from: from, to: to, keyName: nil, groupBy: grouping, prices: prices)
         switch a.string("format") ?? "table" {
         case "json":
             let encoder = JSONEncoder()
@@ -33,7 +37,7 @@ enum UsageCommand {
             print(table(report, month: month))
         case "html":
             // The dashboard's page with the month's figures inside it, for sending to someone.
-            let data = try DashboardData(ledgerPath: db, prices: prices, keyName: nil, from: from, to: min(to, Date().timeIntervalSince1970 + 1))
+            let data = try DashboardData(ledger: ledger, prices: prices, keyName: nil, from: from, to: min(to, Date().timeIntervalSince1970 + 1))
             print(DashboardPage.bill(WireJSON.encode(data)))
         case let other:
             throw UsageError("--format must be table, json, csv or html, got '\(other)'")

@@ -1,7 +1,7 @@
 import CSQLite
 import Foundation
 import Testing
-import Metering
+@testable import Metering
 
 struct PriceSheetTests {
     @Test func standardSheetHasTheSeedsRates() {
@@ -96,7 +96,7 @@ struct LedgerTests {
         #expect(Self.scalar(path, "SELECT count(*) FROM requests") == 1, "committed before record returned")
         try ledger.record(Self.row("b", tokens: 5))
         #expect(Self.scalar(path, "SELECT sum(prompt_tokens) FROM requests") == 15)
-        #expect(Self.scalar(path, "PRAGMA user_version") == Int64(Ledger.migrations.count))
+        #expect(Self.scalar(path, "PRAGMA user_version") == Int64(SQLiteLedger.migrations.count))
         ledger.close()
     }
 
@@ -154,7 +154,7 @@ struct LedgerTests {
         let path = Self.temporaryPath()
         var db: OpaquePointer?
         sqlite3_open(path, &db)
-        sqlite3_exec(db, Ledger.migrations[0] + "PRAGMA user_version = 1;", nil, nil, nil)
+        sqlite3_exec(db, SQLiteLedger.migrations[0] + "PRAGMA user_version = 1;", nil, nil, nil)
         sqlite3_exec(db, """
             INSERT INTO requests VALUES ('old', 1790000000, 'alice', 'on-demand', 'm', '/v1/completions', 200, 3, 0, 4,
                                         '0.5', '0.0000035', NULL, 0.1, 'stop', NULL)
@@ -167,9 +167,9 @@ struct LedgerTests {
         line.response = #"{"ok":true}"#
         try ledger.record(line)
         ledger.close()
-        #expect(Self.scalar(path, "PRAGMA user_version") == Int64(Ledger.migrations.count))
+        #expect(Self.scalar(path, "PRAGMA user_version") == Int64(SQLiteLedger.migrations.count))
         #expect(Self.scalar(path, "SELECT count(*) FROM requests") == 2)
-        let answers = try LedgerReader.batchAnswers(path: path, batchID: "batch_x")
+        let answers = try ledgerReader(path).batchAnswers(batchID: "batch_x")
         #expect(answers["c1"]?.response == #"{"ok":true}"#)
         #expect(answers["c1"]?.requestID == "line")
     }

@@ -22,6 +22,7 @@ usage: wafer COMMAND [OPTIONS]
   info [PATH|NAME]
   bench [--model PATH] [--precision full|native] [--kv f32|f16] [--prompt-tokens N] [--decode-tokens N] [--repeat N] [--json]
         [--concurrency N [--requests M] [--shared-prefix K] [--max-batch B] [--no-prefix-cache]]
+  ledger-bench --ledger PATH|postgresql://URL [--requests 5000] [--writers 16]
 """
 
 let commands: [String: (ArraySlice<String>) throws -> Int32] = [
@@ -33,6 +34,7 @@ let commands: [String: (ArraySlice<String>) throws -> Int32] = [
     "tokenize": TokenizeCommand.run,
     "info": InfoCommand.run,
     "bench": BenchCommand.run,
+    "ledger-bench": LedgerBenchCommand.run,
 ]
 
 /// The usage lines of one command (its first line and the indented lines under it).

@@ -5,6 +5,7 @@ billed; files and batches are shared; a replica killed with SIGKILL mid-load and
 mid-batch loses no row and duplicates no row or batch line."""
 import decimal
 import json
+import subprocess
 import threading
 import time
 
@@ -12,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import MODEL_ID, Server
+from conftest import MODEL_ID, WAFER, Server
 from topology import Nginx, Postgres
 
 D = decimal.Decimal
@@ -88,6 +89,8 @@ def test_load_spreads_and_usage_on_each_replica_equals_what_both_billed(cluster)
     assert sum(int(n) for _, n in by_replica) == 16
     total = sum(cost for _, cost in billed)
     assert [usage_total(r.base) for r in cluster.replicas] == [total, total]
+    report = subprocess.run([str(WAFER), "usage", "--ledger", cluster.pg.url, "--format", "json"], capture_output=True, text=True, check=True)
+    assert D(str(json.loads(report.stdout)["total"]["cost_usd"])) == total
 
 
 def test_a_file_uploaded_to_one_replica_runs_as_a_batch_created_on_the_other(cluster):

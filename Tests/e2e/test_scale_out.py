@@ -105,6 +105,26 @@ def test_a_file_uploaded_to_one_replica_runs_as_a_batch_created_on_the_other(clu
     assert all(line["response"]["status_code"] == 200 for line in lines)
 
 
+def test_a_lost_database_gets_a_clean_503_and_the_ledger_recovers(cluster):
+    replica = cluster.replicas[0]
+    body = {"model": MODEL_ID, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
+    cluster.pg.halt()
+    try:
+        r = httpx.post(replica.base + "/v1/chat/completions", json=body, timeout=60)
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["code"] == "ledger_unavailable"
+        assert httpx.get(replica.base + "/health", timeout=10).status_code == 503
+    finally:
+        cluster.pg.start()
+    deadline = time.time() + 30
+    while httpx.get(replica.base + "/health", timeout=10).status_code != 200:
+        assert time.time() < deadline, "the ledger never recovered"
+        time.sleep(0.5)
+    r = httpx.post(replica.base + "/v1/chat/completions", json=body, timeout=60)
+    assert r.status_code == 200
+    assert cluster.pg.query(f"SELECT count(*) FROM requests WHERE request_id = '{r.headers['x-request-id']}'") == [["1"]]
+
+
 def test_a_replica_killed_mid_load_and_mid_batch_loses_and_duplicates_nothing():
     c = Cluster()
     try:

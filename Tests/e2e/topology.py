@@ -31,8 +31,7 @@ class Postgres:
         user = pwd.getpwnam("postgres")
         os.chown(self.dir, user.pw_uid, user.pw_gid)
         self._as_postgres("initdb", "-D", f"{self.dir}/data", "-U", "wafer", "--auth=trust", "-E", "UTF8")
-        self._as_postgres("pg_ctl", "-D", f"{self.dir}/data", "-l", f"{self.dir}/log", "-w", "start", "-o",
-                          f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1")
+        self.start()
         self.url = f"postgresql://wafer@127.0.0.1:{self.port}/postgres"
 
     def _as_postgres(self, tool, *args):
@@ -44,8 +43,16 @@ class Postgres:
         out = subprocess.run(["psql", "-At", "-F", "\t", self.url, "-c", sql], check=True, capture_output=True, text=True).stdout
         return [line.split("\t") for line in out.splitlines() if line]
 
-    def stop(self):
+    def start(self):
+        self._as_postgres("pg_ctl", "-D", f"{self.dir}/data", "-l", f"{self.dir}/log", "-w", "start", "-o",
+                          f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1")
+
+    def halt(self):
+        """Stops the server, keeping the data (start() brings it back)."""
         self._as_postgres("pg_ctl", "-D", f"{self.dir}/data", "-m", "fast", "-w", "stop")
+
+    def stop(self):
+        self.halt()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

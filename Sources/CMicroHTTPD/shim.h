@@ -14,8 +14,8 @@
 // `notify` is told when each connection opens and closes (before its socket is
 // closed); past `per_address_limit` connections from one address, MHD closes
 // new ones at accept. `memory_limit` bounds a connection's buffer, which must
-// hold the request line and headers whole (past it MHD answers 431). Returns NULL if the address does not parse or the port
-// cannot be bound.
+// hold the request line and headers whole (past it MHD answers 431). Returns
+// NULL if the address does not parse or the port cannot be bound.
 static inline struct MHD_Daemon *wafer_mhd_start(const char *host, uint16_t port, unsigned int connection_limit,
                                                  unsigned int per_address_limit, unsigned int idle_timeout_seconds, size_t memory_limit,
                                                  MHD_AccessHandlerCallback handler, void *handler_cls,

@@ -4,7 +4,7 @@ import Engine
 /// Gathers the engine's events for the parts of one HTTP request (one per
 /// prompt) so the caller's thread can wait on them; cancels them all if
 /// the client goes away or the deadline passes.
-final class GenerationWaiter: @unchecked Sendable {  // all state under `condition`
+final class GenerationWaiter: @unchecked Sendable {  // state under `condition`, but `timedOut` (the waiting thread's)
     private let condition = NSCondition()
     private var events: [(part: Int, event: GenerationEvent)] = []
     private var handles: [RequestHandle] = []

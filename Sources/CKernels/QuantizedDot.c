@@ -14,6 +14,7 @@
 
 #include "CKernels.h"
 #include <immintrin.h>
+#include <stdatomic.h>
 
 // Per block of 32: d = amax/127 and q = round-half-even(x·127/amax), as
 // nearbyintf does in the default rounding mode and as ggml's AVX2 path does.
@@ -271,7 +272,9 @@ static inline __m256i bit_pair(__m256i bits, int u) {
 
 // --- Which variant runs: the best this CPU has, found once at start-up ---------
 
-static int chosen_isa = -1;
+// Atomic: worker threads read it while a test (or the first call) sets it. Relaxed
+// is enough, since every variant gives the same bits; on x86 it is a plain load.
+static _Atomic int chosen_isa = -1;
 
 int wafer_isa_supported(int isa) {
     __builtin_cpu_init();
@@ -286,16 +289,18 @@ int wafer_isa_supported(int isa) {
 }
 
 int wafer_isa(void) {
-    if (chosen_isa < 0) {
-        chosen_isa = wafer_isa_supported(WAFER_ISA_AVX512_VNNI) ? WAFER_ISA_AVX512_VNNI
-                   : wafer_isa_supported(WAFER_ISA_AVX_VNNI) ? WAFER_ISA_AVX_VNNI : WAFER_ISA_AVX2;
+    int isa = atomic_load_explicit(&chosen_isa, memory_order_relaxed);
+    if (isa < 0) {
+        isa = wafer_isa_supported(WAFER_ISA_AVX512_VNNI) ? WAFER_ISA_AVX512_VNNI
+            : wafer_isa_supported(WAFER_ISA_AVX_VNNI) ? WAFER_ISA_AVX_VNNI : WAFER_ISA_AVX2;
+        atomic_store_explicit(&chosen_isa, isa, memory_order_relaxed);
     }
-    return chosen_isa;
+    return isa;
 }
 
 int wafer_set_isa(int isa) {
     if (!wafer_isa_supported(isa)) return 0;
-    chosen_isa = isa;
+    atomic_store_explicit(&chosen_isa, isa, memory_order_relaxed);
     return 1;
 }
 

@@ -13,7 +13,7 @@ enum LedgerBenchCommand {
         guard requests > 0, writers > 0 else { throw UsageError("--requests and --writers must be positive") }
         let ledger: Ledger
         do { ledger = try Ledger(location: location) } catch { throw UsageError("\(error)") }
-        let latencies = Locked<[Double]>([])
+        nonisolated(unsafe) var latencies: [Double] = []
         let taken = NSLock()
         nonisolated(unsafe) var next = 0
         let started = Date()
@@ -36,14 +36,14 @@ enum LedgerBenchCommand {
                         mine.append(Date().timeIntervalSince(t))
                     }
                 }
-                latencies.set(latencies.get() + mine)
+                taken.withLock { latencies += mine }
                 done.leave()
             }
         }
         done.wait()
         let seconds = Date().timeIntervalSince(started)
         ledger.close()
-        let sorted = latencies.get().sorted()
+        let sorted = latencies.sorted()
         func ms(_ q: Double) -> String { String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] * 1000) }
         print("ledger \(PostgresConnection.isURL(location) ? "postgresql" : "sqlite"): \(sorted.count) writes from \(writers) writers "
               + "in \(String(format: "%.1f", seconds)) s: \(Int(Double(sorted.count) / seconds)) rows/s, "

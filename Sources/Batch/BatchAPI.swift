@@ -9,7 +9,7 @@ import Serving
 /// same `BatchRunner` as `wafer batch` (behind interactive requests in the
 /// engine), on the one replica that claimed it; batches still running when
 /// their server stopped or died resume on the next one to claim them.
-public final class BatchAPI: @unchecked Sendable {  // `runners` and `stopping` under `lock`
+public final class BatchAPI: @unchecked Sendable {  // `runners`, `lostClaims` and `stopping` under `lock`
     let service: Service
     let store: BatchStore
     /// This replica's runner files (output and errors, per batch).
@@ -17,6 +17,8 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` and `stopping` 
     let workers: Int
     private let lock = NSLock()
     private var runners: [String: BatchRunner] = [:]
+    /// Batches another replica took over while this one ran them (it was paused, or cut off from the database).
+    private var lostClaims: Set<String> = []
     private var stopping = false
     /// Runner threads still going; shutdown waits for them to record how their run ended.
     private let running = DispatchGroup()
@@ -53,6 +55,11 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` and `stopping` 
         for stored in store.allBatches() where stored.batch.isActive {
             if let runner = local[stored.batch.id] {
                 if stored.batch.status == .cancelling { runner.cancel() }
+                // Still ours? If another replica took it, stop at once and leave its state to that replica.
+                if !store.claim(stored.batch.id) {
+                    lock.withLock { _ = lostClaims.insert(stored.batch.id) }
+                    runner.interrupt()
+                }
                 continue
             }
             guard !lock.withLock({ stopping }), store.claim(stored.batch.id) else { continue }
@@ -258,7 +265,11 @@ public final class BatchAPI: @unchecked Sendable {  // `runners` and `stopping` 
                 store.release(id)
                 running.leave()
             }
+            // Taken over meanwhile (this replica was paused or cut off), or already finished by the replica
+            // that took it: its state is not ours to write.
+            guard lock.withLock({ lostClaims.remove(id) == nil }) else { return }
             var done = storedBatch(id) ?? started
+            guard !done.batch.status.isFinal else { return }
             done.runEnded = true
             guard !summary.interrupted else {  // the server is stopping: stays in_progress, resumed on restart
                 save(done)

@@ -5,6 +5,7 @@ billed; files and batches are shared; a replica killed with SIGKILL mid-load and
 mid-batch loses no row and duplicates no row or batch line."""
 import decimal
 import json
+import signal
 import subprocess
 import threading
 import time
@@ -175,5 +176,36 @@ def test_a_replica_killed_mid_load_and_mid_batch_loses_and_duplicates_nothing():
             assert time.time() < deadline, "rows left running by the dead replica were never marked interrupted"
             time.sleep(1)
         assert usage_total(survivor.base) == D(c.pg.query("SELECT sum(cost_usd) FROM requests")[0][0])
+    finally:
+        c.stop()
+
+
+def test_a_paused_replica_whose_batch_was_taken_over_leaves_it_alone():
+    """SIGSTOP past the replica timeout: the other replica adopts and completes the batch; once the
+    paused one resumes it notices the claim is gone and does not touch the batch's state again."""
+    c = Cluster()
+    try:
+        paused, other = c.replicas
+        direct = c.client(paused.base)
+        uploaded = direct.files.create(file=("p.jsonl", batch_lines(40, "p")), purpose="batch")
+        batch = direct.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")
+        deadline = time.time() + 120
+        while direct.batches.retrieve(batch.id).request_counts.completed < 3:
+            assert time.time() < deadline, "the batch made no progress"
+            time.sleep(0.2)
+        paused.process.send_signal(signal.SIGSTOP)
+        try:
+            done = wait_done(c.client(other.base), batch.id, timeout=240)
+        finally:
+            paused.process.send_signal(signal.SIGCONT)
+        assert done.status == "completed"
+        time.sleep(6)  # the resumed replica's next look at its claims, and any state it might still write
+        for r in c.replicas:
+            again = c.client(r.base).batches.retrieve(batch.id)
+            assert (again.status, again.output_file_id) == ("completed", done.output_file_id)
+        out = [json.loads(line) for line in c.client(other.base).files.content(done.output_file_id).text.splitlines()]
+        assert sorted(line["custom_id"] for line in out) == sorted(f"p-{i}" for i in range(40))
+        rows = c.pg.query(f"SELECT count(*) FROM requests WHERE batch_id = '{batch.id}'")
+        assert rows == [["40"]]
     finally:
         c.stop()

@@ -94,18 +94,11 @@ final class PostgresBatchStore: BatchStore, @unchecked Sendable {  // `connectio
         try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
     }
 
-    /// Runs `sql` on the store's connection, reconnecting once if it was lost.
+    /// Runs `sql` on the store's connection, connecting again if the last one was lost.
     private func query(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
         try lock.withLock {
-            for attempt in 0..<2 {
-                do {
-                    if connection == nil || connection?.isConnected == false { connection = try PostgresConnection(url: url) }
-                    return try connection!.query(sql, parameters)
-                } catch where attempt == 0 && connection?.isConnected == false {
-                    connection = nil
-                }
-            }
-            throw LedgerError("unreachable")
+            if connection?.isConnected != true { connection = try PostgresConnection(url: url) }
+            return try connection!.query(sql, parameters)
         }
     }
 

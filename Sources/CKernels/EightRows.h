@@ -4,37 +4,52 @@
 // unsigned bytes u and signed bytes s (vpmaddubsw + vpmaddwd on AVX2, one
 // vpdpbusd with VNNI). The integer sums are exact either way (no 16-bit sum
 // saturates, see each layout), so every variant gives the same bits.
+//
+// Sums of products that are scaled in integers before they are widened
+// ("pairs") are 16-bit pairs on AVX2 (vpmaddubsw, added up) and 32-bit lanes
+// with VNNI; ISA(scaled) multiplies lane j's sum by row j's integer scale.
+
+#if WAFER_VNNI
+static inline __m256i ISA(add_pairs)(__m256i h, __m256i u, __m256i s) { return DOT_U8_S8(h, u, s); }
+static inline __m256i ISA(widen)(__m256i h) { return h; }
+// Eight integer scales (one per row), unsigned or signed bytes, as 32-bit lanes.
+static inline __m256i ISA(row_scales)(const uint8_t *p, int is_signed) {
+    const __m128i b = _mm_loadl_epi64((const __m128i *)p);
+    return is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+}
+static inline __m256i ISA(scaled)(__m256i h, __m256i scales) { return _mm256_mullo_epi32(h, scales); }
+#else
+static inline __m256i ISA(add_pairs)(__m256i h, __m256i u, __m256i s) { return _mm256_add_epi16(h, _mm256_maddubs_epi16(u, s)); }
+static inline __m256i ISA(widen)(__m256i h) { return _mm256_madd_epi16(h, _mm256_set1_epi16(1)); }
+// Eight integer scales, each repeated for both 16-bit halves of its row's lane.
+static inline __m256i ISA(row_scales)(const uint8_t *p, int is_signed) {
+    const __m128i b = _mm_loadl_epi64((const __m128i *)p), twice = _mm_unpacklo_epi8(b, b);
+    return is_signed ? _mm256_cvtepi8_epi16(twice) : _mm256_cvtepu8_epi16(twice);
+}
+static inline __m256i ISA(scaled)(__m256i h, __m256i scales) { return _mm256_madd_epi16(h, scales); }
+#endif
 
 // Four nibble chunks (Q4_0, Q4_1, Q4_K): lane j of chunk u holds row j's
 // elements 4u..4u+3 (low nibbles) and 16+4u..16+4u+3 (high). Each 16-bit
 // lane adds 8 product pairs of at most 2·15·127: no overflow before widening.
-static inline __attribute__((always_inline)) void ISA(four_bit_sums)(const uint8_t *quants, const int8_t *const x[4], int tile,
-                                                                     __m256i s[4]) {
+static inline __attribute__((always_inline)) void ISA(four_bit_pairs)(const uint8_t *quants, const int8_t *const x[4], int tile,
+                                                                      __m256i h[4]) {
     const __m256i nibble = _mm256_set1_epi8(0x0F);
-#if WAFER_VNNI
-    for (int i = 0; i < tile; i++) s[i] = _mm256_setzero_si256();
-    for (int u = 0; u < 4; u++) {
-        const __m256i c = _mm256_loadu_si256((const __m256i *)(quants + 32 * u));
-        const __m256i low = _mm256_and_si256(c, nibble), high = _mm256_and_si256(_mm256_srli_epi16(c, 4), nibble);
-        for (int i = 0; i < tile; i++) {
-            s[i] = DOT_U8_S8(s[i], low, broadcast4(x[i] + 4 * u));
-            s[i] = DOT_U8_S8(s[i], high, broadcast4(x[i] + 16 + 4 * u));
-        }
-    }
-#else
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i h[4];
     for (int i = 0; i < tile; i++) h[i] = _mm256_setzero_si256();
     for (int u = 0; u < 4; u++) {
         const __m256i c = _mm256_loadu_si256((const __m256i *)(quants + 32 * u));
         const __m256i low = _mm256_and_si256(c, nibble), high = _mm256_and_si256(_mm256_srli_epi16(c, 4), nibble);
         for (int i = 0; i < tile; i++) {
-            h[i] = _mm256_add_epi16(h[i], _mm256_maddubs_epi16(low, broadcast4(x[i] + 4 * u)));
-            h[i] = _mm256_add_epi16(h[i], _mm256_maddubs_epi16(high, broadcast4(x[i] + 16 + 4 * u)));
+            h[i] = ISA(add_pairs)(h[i], low, broadcast4(x[i] + 4 * u));
+            h[i] = ISA(add_pairs)(h[i], high, broadcast4(x[i] + 16 + 4 * u));
         }
     }
-    for (int i = 0; i < tile; i++) s[i] = _mm256_madd_epi16(h[i], ones);
-#endif
+}
+
+static inline __attribute__((always_inline)) void ISA(four_bit_sums)(const uint8_t *quants, const int8_t *const x[4], int tile,
+                                                                     __m256i s[4]) {
+    ISA(four_bit_pairs)(quants, x, tile, s);
+    for (int i = 0; i < tile; i++) s[i] = ISA(widen)(s[i]);
 }
 
 // Q5x8 (Q5_1, Q5_K): 8 chunks of 32 bytes whose lane j holds row j's values
@@ -80,19 +95,21 @@ static inline __attribute__((always_inline)) void ISA(signed_byte_sums)(const ui
 
 // Q6Kx8: nibble chunks as in Q4x8 plus two chunks of high bit pairs (bits
 // 2u, 2u+1 of byte 4j+i: element 4u+i in the first, 16+4u+i in the second);
-// v = q - 32, summed per 16 values.
-static inline __attribute__((always_inline)) void ISA(six_bit_sums)(const uint8_t *quants, const int8_t *const x[4], int tile,
-                                                               __m256i s[4][2]) {
+// v = q - 32 in h[i][0] (elements 0..15) and h[i][1] (16..31), one scale
+// each. As |v|·(±x): a 16-bit lane adds 8 products of at most 32·127.
+static inline __attribute__((always_inline)) void ISA(six_bit_pairs)(const uint8_t *quants, const int8_t *const x[4], int tile,
+                                                                     __m256i h[4][2]) {
     const __m256i nibble = _mm256_set1_epi8(0x0F), offset = _mm256_set1_epi8(32);
     const __m256i top0 = _mm256_loadu_si256((const __m256i *)(quants + 128)), top1 = _mm256_loadu_si256((const __m256i *)(quants + 160));
-    for (int i = 0; i < tile; i++) s[i][0] = s[i][1] = _mm256_setzero_si256();
+    for (int i = 0; i < tile; i++) h[i][0] = h[i][1] = _mm256_setzero_si256();
     for (int u = 0; u < 4; u++) {
         const __m256i c = _mm256_loadu_si256((const __m256i *)(quants + 32 * u));
         const __m256i low = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(c, nibble), bit_pair(top0, u)), offset);
         const __m256i high = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), nibble), bit_pair(top1, u)), offset);
+        const __m256i low_magnitude = _mm256_sign_epi8(low, low), high_magnitude = _mm256_sign_epi8(high, high);
         for (int i = 0; i < tile; i++) {
-            s[i][0] = ISA(add_signed)(s[i][0], low, broadcast4(x[i] + 4 * u));
-            s[i][1] = ISA(add_signed)(s[i][1], high, broadcast4(x[i] + 16 + 4 * u));
+            h[i][0] = ISA(add_pairs)(h[i][0], low_magnitude, _mm256_sign_epi8(broadcast4(x[i] + 4 * u), low));
+            h[i][1] = ISA(add_pairs)(h[i][1], high_magnitude, _mm256_sign_epi8(broadcast4(x[i] + 16 + 4 * u), high));
         }
     }
 }
@@ -117,39 +134,25 @@ static inline __attribute__((always_inline)) void ISA(five_signed_sums)(const ui
 
 // `tile` activation rows from r against the eight outputs from o of one group.
 // Per block the float work is fixed by the layout alone: with a minimum,
-// acc += isum·(d·d_x) + m·(d_x Σq); signed, acc += isum·(d·d_x) once per 32
-// values (F16 d) or once per 16 (Q6_K's d·sc).
+// acc += isum·(d·d_x) + m·(d_x Σq); signed, acc += isum·(d·d_x).
 static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, int wide, const uint8_t *group, int blocks,
                                                                  const int8_t *q, const float *scale, const float *sum,
-                                                                 int r, int tile, float *y, size_t ldy, int o) {
+                                                                 int r, int prefetch, int tile, float *y, size_t ldy, int o) {
     const int bytes = group_block_bytes(kind, wide);
     __m256 acc[4];
     for (int i = 0; i < tile; i++) acc[i] = _mm256_setzero_ps();
-    __m256 super_d = _mm256_setzero_ps(), super_m = super_d;  // the K layouts' header, read once per 8 blocks
     for (int b = 0; b < blocks; b++) {
-        const uint8_t *p = block_at(kind, wide, group, b);
-        if (header_bytes(kind) && b % 8 == 0) {
-            const uint8_t *h = header_at(kind, wide, group, b);
-            super_d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
-            if (kind == FOUR_BIT_K) super_m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + 16)));
-        }
-        if (r == 0) for (int line = 0; line < bytes; line += 64) _mm_prefetch((const char *)p + PREFETCH_AHEAD + line, _MM_HINT_T0);
+        const uint8_t *p = group + (size_t)b * bytes;
+        if (prefetch) for (int line = 0; line < bytes; line += 64) _mm_prefetch((const char *)p + PREFETCH_AHEAD + line, _MM_HINT_T0);
         const int8_t *x[4];
         for (int i = 0; i < tile; i++) x[i] = q + ((size_t)(r + i) * blocks + b) * 32;
-        if (kind == SIGNED_BYTE || kind == SIX_BIT_K) {
+        if (kind == SIGNED_BYTE) {
             __m256i s[4][2];
-            if (kind == SIGNED_BYTE) ISA(signed_byte_sums)(p + 16, x, tile, s); else ISA(six_bit_sums)(p + 16, x, tile, s);
-            // Q6_K's d·sc per 16 values (exact in F32).
-            const __m256 d0 = _mm256_mul_ps(super_d, bytes_i8_to_ps(p)), d1 = _mm256_mul_ps(super_d, bytes_i8_to_ps(p + 8));
+            ISA(signed_byte_sums)(p + 16, x, tile, s);
+            const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
             for (int i = 0; i < tile; i++) {
                 const __m256 xs = _mm256_set1_ps(scale[(size_t)(r + i) * blocks + b]);
-                if (kind == SIX_BIT_K) {
-                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i][0]), _mm256_mul_ps(d0, xs), acc[i]);
-                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i][1]), _mm256_mul_ps(d1, xs), acc[i]);
-                } else {
-                    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s[i][0], s[i][1])), _mm256_mul_ps(d, xs), acc[i]);
-                }
+                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s[i][0], s[i][1])), _mm256_mul_ps(d, xs), acc[i]);
             }
         } else if (kind == FIVE_BIT_SIGNED) {
             __m256i s[4];
@@ -161,11 +164,7 @@ static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, 
         } else {
             __m256i s[4];
             __m256 d, m;
-            if (kind == FOUR_BIT_K) {
-                ISA(four_bit_sums)(p + 16, x, tile, s);
-                d = _mm256_mul_ps(super_d, bytes_u8_to_ps(p));
-                m = _mm256_xor_ps(_mm256_mul_ps(super_m, bytes_u8_to_ps(p + 8)), _mm256_set1_ps(-0.0f));
-            } else if (kind == FOUR_BIT) {
+            if (kind == FOUR_BIT) {
                 ISA(four_bit_sums)(p + 32, x, tile, s);
                 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
                 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
@@ -184,16 +183,98 @@ static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, 
     for (int i = 0; i < tile; i++) _mm256_storeu_ps(y + (size_t)(r + i) * ldy + o, acc[i]);
 }
 
-// Groups [group_begin, group_end) for every row: tiles of four, then one by one.
-static inline __attribute__((always_inline)) void ISA(eight_row_groups)(int kind, int wide, const uint8_t *packed, int blocks,
+// The K layouts against activations with one scale per super-block: the
+// blocks' integer scales (and Q4_K's minima, against the activations' Σq per
+// block) are applied in integers, so the float work is once per super-block
+// and row rather than once per block: w = d·sc·q - dmin·m, so
+//     acc += d_x·d·Σ_b sc_b·(q_b·x_b) - d_x·dmin·Σ_b m_b·Σx_b      (Q4_K)
+//     acc += d_x·d·Σ_h sc_h·((q_h - 32)·x_h)                        (Q6_K, h: 16 values)
+// Integer totals stay below 2^31 (Q6_K: 16·128·16·32·127).
+static inline __attribute__((always_inline)) void ISA(k_quant_tile)(int kind, const uint8_t *group, int supers, const int8_t *q,
+                                                               const float *scale, const int16_t *sums, int r, int prefetch, int tile,
+                                                               float *y, size_t ldy, int o) {
+    const int header = kind == FOUR_BIT_K ? 32 : 16, bytes = kind == FOUR_BIT_K ? 144 : 208;
+    const size_t inputs = (size_t)supers * 256;
+    __m256 acc[4];
+    for (int i = 0; i < tile; i++) acc[i] = _mm256_setzero_ps();
+    for (int s = 0; s < supers; s++) {
+        const uint8_t *head = group + (size_t)s * (header + 8 * bytes);
+        __m256i total[4];
+        for (int i = 0; i < tile; i++) total[i] = _mm256_setzero_si256();
+        for (int b = 0; b < 8; b++) {
+            const uint8_t *p = head + header + b * bytes;
+            if (prefetch) for (int line = 0; line < bytes; line += 64) _mm_prefetch((const char *)p + PREFETCH_AHEAD + line, _MM_HINT_T0);
+            const int8_t *x[4];
+            for (int i = 0; i < tile; i++) x[i] = q + (size_t)(r + i) * inputs + 256 * s + 32 * b;
+            if (kind == FOUR_BIT_K) {
+                __m256i h[4];
+                ISA(four_bit_pairs)(p + 16, x, tile, h);
+                const __m256i sc = ISA(row_scales)(p, 0);
+                for (int i = 0; i < tile; i++) total[i] = _mm256_add_epi32(total[i], ISA(scaled)(h[i], sc));
+            } else {
+                __m256i h[4][2];
+                ISA(six_bit_pairs)(p + 16, x, tile, h);
+                const __m256i sc0 = ISA(row_scales)(p, 1), sc1 = ISA(row_scales)(p + 8, 1);
+                for (int i = 0; i < tile; i++) {
+                    total[i] = _mm256_add_epi32(total[i], _mm256_add_epi32(ISA(scaled)(h[i][0], sc0), ISA(scaled)(h[i][1], sc1)));
+                }
+            }
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)head));
+        if (kind == FOUR_BIT_K) {
+            // Σ_b m_b·Σx_b with blocks paired: 16-bit (m_2k, m_2k+1) per row against (Σx_2k, Σx_2k+1).
+            __m256i low[4];
+            for (int i = 0; i < tile; i++) low[i] = _mm256_setzero_si256();
+            for (int k = 0; k < 4; k++) {
+                const __m128i m0 = _mm_loadl_epi64((const __m128i *)(head + header + 2 * k * bytes + 8));
+                const __m128i m1 = _mm_loadl_epi64((const __m128i *)(head + header + (2 * k + 1) * bytes + 8));
+                const __m256i minima = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m0, m1));
+                for (int i = 0; i < tile; i++) {
+                    const __m256i pair = broadcast4((const int8_t *)(sums + ((size_t)(r + i) * supers + s) * 8 + 2 * k));
+                    low[i] = _mm256_add_epi32(low[i], _mm256_madd_epi16(minima, pair));
+                }
+            }
+            const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(head + 16)));
+            for (int i = 0; i < tile; i++) {
+                const __m256 xs = _mm256_set1_ps(scale[(size_t)(r + i) * supers + s]);
+                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total[i]), _mm256_mul_ps(d, xs), acc[i]);
+                acc[i] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(low[i]), _mm256_mul_ps(dmin, xs), acc[i]);
+            }
+        } else {
+            for (int i = 0; i < tile; i++) {
+                const __m256 xs = _mm256_set1_ps(scale[(size_t)(r + i) * supers + s]);
+                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total[i]), _mm256_mul_ps(d, xs), acc[i]);
+            }
+        }
+    }
+    for (int i = 0; i < tile; i++) _mm256_storeu_ps(y + (size_t)(r + i) * ldy + o, acc[i]);
+}
+
+// Groups [group_begin, group_end) for every row, the rows in blocks of
+// ROW_BLOCK (their activations stay in cache while every group passes over
+// them), each block in tiles of four, then one by one. `steps`: blocks of 32
+// or super-blocks per row. Up to four rows (decode), where reading the
+// weights is the limit, the first tile of a group prefetches them; with more,
+// the prefetches cost more than they save.
+static inline __attribute__((always_inline)) void ISA(eight_row_groups)(int kind, int wide, const uint8_t *packed, int steps,
                                                                    int group_begin, int group_end, const int8_t *q,
-                                                                   const float *scale, const float *sum, int rows,
+                                                                   const float *scale, const void *sum, int rows,
                                                                    float *y, size_t ldy) {
-    for (int g = group_begin; g < group_end; g++) {
-        const uint8_t *group = packed + (size_t)g * group_bytes(kind, wide, blocks);
-        int r = 0;
-        for (; r + 4 <= rows; r += 4) ISA(eight_row_tile)(kind, wide, group, blocks, q, scale, sum, r, 4, y, ldy, 8 * g);
-        for (; r < rows; r++) ISA(eight_row_tile)(kind, wide, group, blocks, q, scale, sum, r, 1, y, ldy, 8 * g);
+    const int k_quant = kind == FOUR_BIT_K || kind == SIX_BIT_K;
+    const size_t bytes = k_quant ? (size_t)steps * (kind == FOUR_BIT_K ? 1184 : 1680) : (size_t)steps * group_block_bytes(kind, wide);
+    for (int first = 0; first < rows; first += ROW_BLOCK) {
+        const int end = rows < first + ROW_BLOCK ? rows : first + ROW_BLOCK;
+        for (int g = group_begin; g < group_end; g++) {
+            const uint8_t *group = packed + (size_t)g * bytes;
+            int r = first;
+            if (k_quant) {
+                for (; r + 4 <= end; r += 4) ISA(k_quant_tile)(kind, group, steps, q, scale, sum, r, rows <= 4, 4, y, ldy, 8 * g);
+                for (; r < end; r++) ISA(k_quant_tile)(kind, group, steps, q, scale, sum, r, rows < 4 && r == 0, 1, y, ldy, 8 * g);
+            } else {
+                for (; r + 4 <= end; r += 4) ISA(eight_row_tile)(kind, wide, group, steps, q, scale, sum, r, rows <= 4, 4, y, ldy, 8 * g);
+                for (; r < end; r++) ISA(eight_row_tile)(kind, wide, group, steps, q, scale, sum, r, rows < 4 && r == 0, 1, y, ldy, 8 * g);
+            }
+        }
     }
 }
 
@@ -202,9 +283,9 @@ void ISA(wafer_q4x8_rows)(const uint8_t *packed, int blocks, int group_begin, in
     ISA(eight_row_groups)(FOUR_BIT, 0, packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy);
 }
 
-void ISA(wafer_q4kx8_rows)(const uint8_t *packed, int blocks, int group_begin, int group_end,
-                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
-    ISA(eight_row_groups)(FOUR_BIT_K, 0, packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy);
+void ISA(wafer_q4kx8_rows)(const uint8_t *packed, int supers, int group_begin, int group_end,
+                      const int8_t *q, const float *scale, const int16_t *sums, int rows, float *y, size_t ldy) {
+    ISA(eight_row_groups)(FOUR_BIT_K, 0, packed, supers, group_begin, group_end, q, scale, sums, rows, y, ldy);
 }
 
 void ISA(wafer_q5x8_rows)(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
@@ -223,8 +304,7 @@ void ISA(wafer_q8x8_rows)(const uint8_t *packed, int blocks, int group_begin, in
     ISA(eight_row_groups)(SIGNED_BYTE, 0, packed, blocks, group_begin, group_end, q, scale, NULL, rows, y, ldy);
 }
 
-void ISA(wafer_q6kx8_rows)(const uint8_t *packed, int blocks, int group_begin, int group_end,
+void ISA(wafer_q6kx8_rows)(const uint8_t *packed, int supers, int group_begin, int group_end,
                       const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
-    ISA(eight_row_groups)(SIX_BIT_K, 0, packed, blocks, group_begin, group_end, q, scale, NULL, rows, y, ldy);
+    ISA(eight_row_groups)(SIX_BIT_K, 0, packed, supers, group_begin, group_end, q, scale, NULL, rows, y, ldy);
 }
-

@@ -27,7 +27,7 @@ struct ForwardStep {
     /// q, k, v = h·Wᵀ (+ bias), in one pool handoff.
     func queryKeyValue(_ w: AttentionWeights) {
         let s = scratch
-        Linear.apply(s.h, layout: layout, (w.query, s.q), (w.key, s.k), (w.value, s.v), scratch: s.linear, quantized: quantizedInput())
+        Linear.apply(s.h, layout: layout, (w.query, s.q), (w.key, s.k), (w.value, s.v), scratch: s.linear)
     }
 
     /// RMSNorm on each query head and each key head (QK-norm).
@@ -44,17 +44,9 @@ struct ForwardStep {
     /// h = down(activation(gate(h)) · up(h))
     func feedForward(_ w: FeedForwardWeights, _ activation: Activation) {
         let s = scratch
-        Linear.apply(s.h, layout: layout, (w.gate, s.gate), (w.up, s.up), scratch: s.linear, quantized: quantizedInput())
+        Linear.apply(s.h, layout: layout, (w.gate, s.gate), (w.up, s.up), scratch: s.linear)
         eachRow(activation == .silu ? .swiglu : .geglu)
         w.down.apply(s.gate, layout: layout, into: s.h, scratch: s.linear)
-    }
-
-    /// The normed input `h` quantised once for the matrices that share it (integer-kernel models only).
-    private func quantizedInput() -> Q8Activations? {
-        guard model.integerRows else { return nil }
-        let dim = model.config.embeddingLength
-        return Q8Activations(scratch.h + layout.kernelRows.lowerBound * dim, rows: layout.kernelRows.count, inputs: dim,
-                             buffer: scratch.linear.activations)
     }
 
     /// Runs a row-wise step on every row, the rows split over the worker pool

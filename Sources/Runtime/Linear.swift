@@ -109,21 +109,22 @@ final class Linear: @unchecked Sendable {  // immutable after load
 
     /// y[r, outputs] = x[r, inputs] · Wᵀ (+ bias) for the rows of `layout`:
     /// each gemm block in one sgemm call, the kernel rows with our kernels.
-    /// `quantized`: the kernel rows of `x` already quantised (matrices sharing an input quantise it once).
-    func apply(_ x: UnsafePointer<Float>, layout: RowLayout, into y: UnsafeMutablePointer<Float>, scratch: LinearScratch,
-               quantized: Q8Activations? = nil) {
-        let product = prepare(x, layout: layout, into: y, scratch: scratch, quantized: quantized)
+    func apply(_ x: UnsafePointer<Float>, layout: RowLayout, into y: UnsafeMutablePointer<Float>, scratch: LinearScratch) {
+        var quantized = SharedInput()
+        let product = prepare(x, layout: layout, into: y, scratch: scratch, quantized: &quantized)
         WorkerPool.shared.run(Applies(first: product, second: nil, third: nil))
         addBias(rows: layout.rowCount, y)
     }
 
     /// `apply` for matrices that share their input (q, k, v; gate, up): one
-    /// pool handoff for all of them, each part taking its slice of each.
+    /// pool handoff for all of them, each part taking its slice of each, and
+    /// the input quantised once per grouping the matrices take.
     static func apply(_ x: UnsafePointer<Float>, layout: RowLayout, _ products: (Linear, UnsafeMutablePointer<Float>),
                       _ more: (Linear, UnsafeMutablePointer<Float>), _ last: (Linear, UnsafeMutablePointer<Float>)? = nil,
-                      scratch: LinearScratch, quantized: Q8Activations?) {
+                      scratch: LinearScratch) {
+        var quantized = SharedInput()
         func prepared(_ p: (Linear, UnsafeMutablePointer<Float>)) -> Apply {
-            p.0.prepare(x, layout: layout, into: p.1, scratch: scratch, quantized: quantized)
+            p.0.prepare(x, layout: layout, into: p.1, scratch: scratch, quantized: &quantized)
         }
         WorkerPool.shared.run(Applies(first: prepared(products), second: prepared(more), third: last.map(prepared)))
         products.0.addBias(rows: layout.rowCount, products.1)
@@ -131,13 +132,28 @@ final class Linear: @unchecked Sendable {  // immutable after load
         if let last { last.0.addBias(rows: layout.rowCount, last.1) }
     }
 
+    /// The kernel rows of one input, quantised by the first matrix that needed each grouping.
+    private struct SharedInput {
+        var blocks: Q8Activations?, superBlocks: Q8Activations?
+    }
+
+    /// The grouping of 8-bit activations this matrix's integer kernels take.
+    var activationGrouping: Q8Activations.Grouping {
+        if case .repacked(_, let type) = storage { Q8Activations.grouping(forRepacked: type) } else { .blocks }
+    }
+
     /// The job for y = x·Wᵀ, the kernel rows quantised first (once, before the pool splits the outputs).
     private func prepare(_ x: UnsafePointer<Float>, layout: RowLayout, into y: UnsafeMutablePointer<Float>, scratch: LinearScratch,
-                         quantized: Q8Activations?) -> Apply {
+                         quantized: inout SharedInput) -> Apply {
         var activations: Q8Activations?
         if hasIntegerKernel, !layout.kernelRows.isEmpty {
-            activations = quantized ?? Q8Activations(x + layout.kernelRows.lowerBound * inputs, rows: layout.kernelRows.count,
-                                                     inputs: inputs, buffer: scratch.activations)
+            let grouping = activationGrouping
+            activations = grouping == .blocks ? quantized.blocks : quantized.superBlocks
+            if activations == nil {
+                activations = Q8Activations(x + layout.kernelRows.lowerBound * inputs, rows: layout.kernelRows.count, inputs: inputs,
+                                            grouping: grouping, buffer: scratch.activations(grouping))
+                if grouping == .blocks { quantized.blocks = activations } else { quantized.superBlocks = activations }
+            }
         }
         return Apply(linear: self, x: x, layout: layout, y: y, scratch: scratch, activations: activations)
     }

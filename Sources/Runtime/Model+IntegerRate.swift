@@ -13,7 +13,7 @@ extension Model {
 
     /// Multiply-adds per second of the integer kernels with both pool threads
     /// on the blocks' mix of weight types: for each type, 64 activation rows
-    /// (sixteen tiles of four) against the first 128 KB of one of its
+    /// (sixteen tiles of four) against about the first 256 KB of one of its
     /// matrices, repeated; the rates combined as the blocks' multiply-adds
     /// divide among the types (the time a prompt token would take at these
     /// rates). Nil when no matrix is repacked (full precision).
@@ -36,16 +36,19 @@ extension Model {
         let (packed, type) = linear.repacked!
         let rows = 64, inputs = linear.inputs
         let bytesPerGroup = linear.weightBytes / (linear.outputs / 8)
-        let outputs = 8 * max(2, min(linear.outputs / 8, 128 * 1024 / bytesPerGroup))
+        // At least four groups per thread (a 8960-input group is 42 KB), about 256 KB in all.
+        let outputs = 8 * min(linear.outputs / 8, max(8, 256 * 1024 / bytesPerGroup))
         var state: UInt64 = 7
         let x = (0..<rows * inputs).map { _ -> Float in
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return Float(Int64(state >> 40) - (1 << 23)) / Float(1 << 23)
         }
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs), alignment: 64)
+        let grouping = Q8Activations.grouping(forRepacked: type)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs, grouping: grouping),
+                                                      alignment: 64)
         let y = UnsafeMutablePointer<Float>.allocate(capacity: rows * outputs)
         defer { buffer.deallocate(); y.deallocate() }
-        let job = RateJob(activations: Q8Activations(x, rows: rows, inputs: inputs, buffer: buffer), type: type, packed: packed,
+        let job = RateJob(activations: Q8Activations(x, rows: rows, inputs: inputs, grouping: grouping, buffer: buffer), type: type, packed: packed,
                           groups: outputs / 8, rows: rows, y: y)
         WorkerPool.shared.run(job)  // warm the cache
         var runs = 0

@@ -34,8 +34,11 @@ struct Scratch {
         scores = zeros(threads * scoresPerThread)
         rotations = zeros(c.ropeBases.count * rows * c.ropeDimension)
         let widest = max(c.embeddingLength, c.feedForwardLength, c.queryDimension)
-        linear = LinearScratch(panels: zeros(threads * linearPerThread),
-                               activations: .allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: widest), alignment: 64))
+        func activations(_ grouping: Q8Activations.Grouping) -> UnsafeMutableRawPointer {
+            .allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: widest, grouping: grouping), alignment: 64)
+        }
+        linear = LinearScratch(panels: zeros(threads * linearPerThread), blockActivations: activations(.blocks),
+                               superBlockActivations: activations(.superBlocks))
         self.scoresPerThread = scoresPerThread
         self.rows = rows
     }
@@ -49,7 +52,8 @@ struct Scratch {
 
     func free() {
         for p in [x, h, q, k, v, attention, gate, up, scores, rotations, linear.panels] { p.deallocate() }
-        linear.activations.deallocate()
+        linear.blockActivations.deallocate()
+        linear.superBlockActivations.deallocate()
     }
 }
 
@@ -57,6 +61,12 @@ struct Scratch {
 struct LinearScratch {
     /// [threads, panel] dequantised weight panels for sgemm (native precision).
     let panels: UnsafeMutablePointer<Float>
-    /// Kernel rows quantised to 8 bits (`Q8Activations`).
-    let activations: UnsafeMutableRawPointer
+    /// Kernel rows quantised to 8 bits (`Q8Activations`), a buffer per grouping:
+    /// matrices that share an input may take both.
+    let blockActivations: UnsafeMutableRawPointer
+    let superBlockActivations: UnsafeMutableRawPointer
+
+    func activations(_ grouping: Q8Activations.Grouping) -> UnsafeMutableRawPointer {
+        grouping == .blocks ? blockActivations : superBlockActivations
+    }
 }

@@ -2,9 +2,10 @@ import Foundation
 import Testing
 @testable import Runtime
 
-/// The vectorised 8-bit activation quantiser against the rule written out
-/// in scalar Swift: per block of 32, d = amax/127, q = x·(127/amax) rounded
-/// half to even, sum = d·Σq.
+/// The vectorised 8-bit activation quantisers against the rule written out
+/// in scalar Swift: per block of 32 (or super-block of 256), d = amax/127,
+/// q = x·(127/amax) rounded half to even; sum = d·Σq per block (Σq per block
+/// of 32 for super-blocks).
 @Suite struct ActivationQuantizationTests {
     static func reference(_ block: ArraySlice<Float>) -> (q: [Int8], d: Float, sum: Float) {
         let amax = block.reduce(Float(0)) { max($0, abs($1)) }
@@ -24,9 +25,10 @@ import Testing
         for j in 0..<32 { x[32 + j] = j == 0 ? 127 : Float(j) - 15.5 }
         for j in 0..<32 { x[64 + j] = 0 }
         for j in 0..<32 { x[inputs + j] = -Float(j + 1) / 3 }
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs), alignment: 64)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs, grouping: .blocks),
+                                                      alignment: 64)
         defer { buffer.deallocate() }
-        let a = x.withUnsafeBufferPointer { Q8Activations($0.baseAddress!, rows: rows, inputs: inputs, buffer: buffer) }
+        let a = x.withUnsafeBufferPointer { Q8Activations($0.baseAddress!, rows: rows, inputs: inputs, grouping: .blocks, buffer: buffer) }
         for b in 0..<rows * blocks {
             let expected = Self.reference(x[b * 32..<(b + 1) * 32])
             #expect((0..<32).map { a.q[b * 32 + $0] } == expected.q, "block \(b)")
@@ -34,5 +36,30 @@ import Testing
         }
         // The halves block rounded to even: -14.5 → -14, -13.5 → -14, 0.5 → 0, 1.5 → 2.
         #expect(a.q[32 + 1] == -14 && a.q[32 + 2] == -14 && a.q[32 + 16] == 0 && a.q[32 + 17] == 2)
+    }
+
+    @Test func superBlocksFollowTheSameRuleWithIntegerSums() {
+        let rows = 2, inputs = 512, supers = inputs / 256
+        var state: UInt64 = 7
+        var x = (0..<rows * inputs).map { i -> Float in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return (Float(state >> 40) / Float(1 << 24) - 0.5) * Float(1 + i % 9)
+        }
+        for j in 0..<256 { x[256 + j] = 0 }                   // an all-zero super-block
+        for j in 0..<256 { x[inputs + j] = -Float(j + 1) / 7 } // a negative-only one
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs, grouping: .superBlocks),
+                                                      alignment: 64)
+        defer { buffer.deallocate() }
+        let a = x.withUnsafeBufferPointer { Q8Activations($0.baseAddress!, rows: rows, inputs: inputs, grouping: .superBlocks, buffer: buffer) }
+        for s in 0..<rows * supers {
+            let expected = Self.reference(x[s * 256..<(s + 1) * 256])
+            #expect((0..<256).map { a.q[s * 256 + $0] } == expected.q, "super-block \(s)")
+            #expect(a.scale[s].bitPattern == expected.d.bitPattern, "super-block \(s)")
+            for b in 0..<8 {
+                let sum = (0..<32).reduce(0) { $0 + Int(expected.q[32 * b + $1]) }
+                #expect(Int(a.blockSums[s * 8 + b]) == sum, "super-block \(s) block \(b)")
+            }
+        }
+        #expect(a.scale(row: 1, input: 300) == a.scale[3] && a.scale[1] == 0)
     }
 }

@@ -66,9 +66,10 @@ struct IntegerKernelTests {
         let source = Self.file.bytes(of: tensor).baseAddress!
         let rows = 5  // a tile of four and a tail of one
         let x = Self.activations(rows: rows, inputs: inputs)
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs), alignment: 64)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs, grouping: .blocks),
+                                                      alignment: 64)
         defer { buffer.deallocate() }
-        let a = Q8Activations(x, rows: rows, inputs: inputs, buffer: buffer)
+        let a = Q8Activations(x, rows: rows, inputs: inputs, grouping: .blocks, buffer: buffer)
         let checked = 0..<64
         var y = [Float](repeating: 0, count: rows * outputs)
         let packed = Self.repack(tensor.type, source, outputs: outputs, inputs: inputs)
@@ -86,7 +87,7 @@ struct IntegerKernelTests {
         }
         // The last row alone: bit-identical to its result among five.
         let last: [Float] = Array(x[((rows - 1) * inputs)...])
-        let alone = Q8Activations(last, rows: 1, inputs: inputs, buffer: buffer)
+        let alone = Q8Activations(last, rows: 1, inputs: inputs, grouping: .blocks, buffer: buffer)
         var single = [Float](repeating: 0, count: outputs)
         alone.multiplyRepacked(tensor.type, packed, outputs: checked, rows: 1, y: &single, ldy: outputs)
         #expect(Array(single[checked]) == Array(y[(rows - 1) * outputs + checked.lowerBound..<(rows - 1) * outputs + checked.upperBound]))
@@ -115,7 +116,7 @@ struct IntegerKernelTests {
 
     @Test(arguments: [GGMLType.q4_0, .q4_K, .q5_0, .q5_1, .q5_K, .q6_K])
     func otherTypesRepackExactlyAndMultiply(_ type: GGMLType) throws {
-        let (outputs, inputs, rows) = (16, 512, 5)
+        let (outputs, inputs, rows) = (16, 512, 69)  // a block of 64 rows, then a tile of four and a tail of one
         let source = Self.randomBlocks(type, outputs: outputs, inputs: inputs)
         let rowBytes = type.byteCount(elements: inputs)
         try source.withUnsafeBytes { raw in
@@ -130,18 +131,27 @@ struct IntegerKernelTests {
                 weights.append(original)
             }
             let x = Self.activations(rows: rows, inputs: inputs)
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs), alignment: 64)
+            let grouping = Q8Activations.grouping(forRepacked: type)
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs, grouping: grouping),
+                                                          alignment: 64)
             defer { buffer.deallocate() }
-            let a = Q8Activations(x, rows: rows, inputs: inputs, buffer: buffer)
+            let a = Q8Activations(x, rows: rows, inputs: inputs, grouping: grouping, buffer: buffer)
             var y = [Float](repeating: 0, count: rows * outputs)
             a.multiplyRepacked(type, packed, outputs: 0..<outputs, rows: rows, y: &y, ldy: outputs)
             for r in 0..<rows {
                 for o in 0..<outputs {
                     // The dequantised weights against the quantised activations, in float64.
                     var expected = 0.0
-                    for i in 0..<inputs { expected += Double(weights[o][i]) * Double(a.q[r * inputs + i]) * Double(a.scale[r * a.blocks + i / 32]) }
+                    for i in 0..<inputs { expected += Double(weights[o][i]) * Double(a.q[r * inputs + i]) * Double(a.scale(row: r, input: i)) }
                     #expect(abs(Double(y[r * outputs + o]) - expected) <= 1e-4 * max(1, abs(expected)), "\(type) row \(r) output \(o)")
                 }
+            }
+            // A row alone (decode) gives its bits among 69: one from a tile, the tail.
+            for r in [2, rows - 1] {
+                let alone = Q8Activations(Array(x[r * inputs..<(r + 1) * inputs]), rows: 1, inputs: inputs, grouping: grouping, buffer: buffer)
+                var single = [Float](repeating: 0, count: outputs)
+                alone.multiplyRepacked(type, packed, outputs: 0..<outputs, rows: 1, y: &single, ldy: outputs)
+                #expect(single == Array(y[r * outputs..<(r + 1) * outputs]), "\(type) row \(r) alone")
             }
         }
     }
@@ -151,9 +161,12 @@ struct IntegerKernelTests {
     @Test func everyInstructionSetGivesTheSameBits() throws {
         let (outputs, inputs, rows) = (16, 512, 5)
         let x = Self.activations(rows: rows, inputs: inputs)
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs), alignment: 64)
-        defer { buffer.deallocate(); InstructionSet.use(Self.best) }
-        let a = Q8Activations(x, rows: rows, inputs: inputs, buffer: buffer)
+        let buffers = [Q8Activations.Grouping.blocks, .superBlocks].map {
+            UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs, grouping: $0), alignment: 64)
+        }
+        defer { buffers.forEach { $0.deallocate() }; InstructionSet.use(Self.best) }
+        let activations = [Q8Activations(x, rows: rows, inputs: inputs, grouping: .blocks, buffer: buffers[0]),
+                           Q8Activations(x, rows: rows, inputs: inputs, grouping: .superBlocks, buffer: buffers[1])]
         let runnable = InstructionSet.allCases.filter(\.isSupported)
         #expect(runnable.contains(.avx2) && runnable.contains(InstructionSet.current))
         print("instruction sets this CPU runs: \(runnable.map(\.name)); not: \(InstructionSet.allCases.filter { !$0.isSupported }.map(\.name))")
@@ -163,6 +176,7 @@ struct IntegerKernelTests {
                 let packed = try #require(Repacked.repack(type, raw.baseAddress!, outputs: outputs, inputs: inputs))
                 defer { packed.deallocate() }
                 var results: [InstructionSet: [Float]] = [:]
+                let a = activations.first { $0.grouping == Q8Activations.grouping(forRepacked: type) }!
                 for set in runnable {
                     #expect(InstructionSet.use(set))
                     var y = [Float](repeating: 0, count: rows * outputs)

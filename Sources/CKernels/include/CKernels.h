@@ -8,6 +8,10 @@
 /// block of 32: q = round(x / d) with d = max|x| / 127, and sum = d · Σq.
 /// Layout: q [rows][blocks·32], scale and sum [rows][blocks].
 void wafer_quantize_rows_q8(const float *x, int rows, int blocks, int8_t *q, float *scale, float *sum);
+/// The same per super-block of 256 floats (the K-quant kernels' activations),
+/// with Σq per block of 32 as an integer. Layout: q [rows][supers·256],
+/// scale [rows][supers], sums [rows][supers·8].
+void wafer_quantize_rows_q8_super(const float *x, int rows, int supers, int8_t *q, float *scale, int16_t *sums);
 
 /// y[r·ldy + o] = Σ over blocks of W[o] · activation row r, for o in
 /// [out_begin, out_end) and r in [0, rows), with W in Q4_1 or Q8_0 blocks
@@ -28,15 +32,17 @@ const char *wafer_isa_name(int isa);
 /// Q4_1; Q4Kx8: Q4_K; Q5x8: Q5_1, Q5_K with F32 scales when `wide_scales`;
 /// Q50x8: Q5_0; Q6Kx8: Q6_K; Q8x8: Q8_0): outputs 8·group_begin ..< 8·group_end.
 /// A different, equally fixed order of operations per output than wafer_q4_1_rows.
+/// The K layouts take activations from wafer_quantize_rows_q8_super and `supers`
+/// super-blocks per row; the others blocks of 32 from wafer_quantize_rows_q8.
 void wafer_q4x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
-void wafer_q4kx8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
-                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
+void wafer_q4kx8_rows(const uint8_t *packed, int supers, int group_begin, int group_end,
+                      const int8_t *q, const float *scale, const int16_t *sums, int rows, float *y, size_t ldy);
 void wafer_q5x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
 void wafer_q50x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                       const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
-void wafer_q6kx8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
+void wafer_q6kx8_rows(const uint8_t *packed, int supers, int group_begin, int group_end,
                       const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
 void wafer_q8x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy);

@@ -23,8 +23,7 @@ static inline __m256i ISA(add_pairs)(__m256i h, __m256i u, __m256i s) { return _
 static inline __m256i ISA(widen)(__m256i h) { return _mm256_madd_epi16(h, _mm256_set1_epi16(1)); }
 // Eight integer scales, each repeated for both 16-bit halves of its row's lane.
 static inline __m256i ISA(row_scales)(const uint8_t *p, int is_signed) {
-    const __m128i b = _mm_loadl_epi64((const __m128i *)p), twice = _mm_unpacklo_epi8(b, b);
-    return is_signed ? _mm256_cvtepi8_epi16(twice) : _mm256_cvtepu8_epi16(twice);
+    return is_signed ? interleaved_i8_to_i16(p, p) : interleaved_u8_to_i16(p, p);
 }
 static inline __m256i ISA(scaled)(__m256i h, __m256i scales) { return _mm256_madd_epi16(h, scales); }
 #endif
@@ -94,22 +93,30 @@ static inline __attribute__((always_inline)) void ISA(signed_byte_sums)(const ui
 }
 
 // Q6Kx8: nibble chunks as in Q4x8 plus two chunks of high bit pairs (bits
-// 2u, 2u+1 of byte 4j+i: element 4u+i in the first, 16+4u+i in the second);
-// v = q - 32 in h[i][0] (elements 0..15) and h[i][1] (16..31), one scale
-// each. As |v|·(±x): a 16-bit lane adds 8 products of at most 32·127.
-static inline __attribute__((always_inline)) void ISA(six_bit_pairs)(const uint8_t *quants, const int8_t *const x[4], int tile,
-                                                                     __m256i h[4][2]) {
-    const __m256i nibble = _mm256_set1_epi8(0x0F), offset = _mm256_set1_epi8(32);
+// 2u, 2u+1 of byte 4j+i: element 4u+i in the first, 16+4u+i in the second),
+// q in 0..63 with scale sc[0] for elements 0..15 and sc[1] for 16..31. Adds
+// Σ_h sc_h·(q_h·x_h) per row to total; the caller takes 32·Σ_h sc_h·Σx_h off.
+// Scaled every two chunks: a 16-bit lane then holds 2 pairs of at most 2·63·127.
+static inline __attribute__((always_inline)) void ISA(six_bit_block)(const uint8_t *p, const int8_t *const x[4], int tile,
+                                                                     __m256i total[4]) {
+    const uint8_t *quants = p + 16;
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
     const __m256i top0 = _mm256_loadu_si256((const __m256i *)(quants + 128)), top1 = _mm256_loadu_si256((const __m256i *)(quants + 160));
-    for (int i = 0; i < tile; i++) h[i][0] = h[i][1] = _mm256_setzero_si256();
-    for (int u = 0; u < 4; u++) {
-        const __m256i c = _mm256_loadu_si256((const __m256i *)(quants + 32 * u));
-        const __m256i low = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(c, nibble), bit_pair(top0, u)), offset);
-        const __m256i high = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), nibble), bit_pair(top1, u)), offset);
-        const __m256i low_magnitude = _mm256_sign_epi8(low, low), high_magnitude = _mm256_sign_epi8(high, high);
+    const __m256i sc0 = ISA(row_scales)(p, 1), sc1 = ISA(row_scales)(p + 8, 1);
+    for (int pair = 0; pair < 2; pair++) {
+        __m256i h[4][2];
+        for (int i = 0; i < tile; i++) h[i][0] = h[i][1] = _mm256_setzero_si256();
+        for (int u = 2 * pair; u < 2 * pair + 2; u++) {
+            const __m256i c = _mm256_loadu_si256((const __m256i *)(quants + 32 * u));
+            const __m256i low = _mm256_or_si256(_mm256_and_si256(c, nibble), bit_pair(top0, u));
+            const __m256i high = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), nibble), bit_pair(top1, u));
+            for (int i = 0; i < tile; i++) {
+                h[i][0] = ISA(add_pairs)(h[i][0], low, broadcast4(x[i] + 4 * u));
+                h[i][1] = ISA(add_pairs)(h[i][1], high, broadcast4(x[i] + 16 + 4 * u));
+            }
+        }
         for (int i = 0; i < tile; i++) {
-            h[i][0] = ISA(add_pairs)(h[i][0], low_magnitude, _mm256_sign_epi8(broadcast4(x[i] + 4 * u), low));
-            h[i][1] = ISA(add_pairs)(h[i][1], high_magnitude, _mm256_sign_epi8(broadcast4(x[i] + 16 + 4 * u), high));
+            total[i] = _mm256_add_epi32(total[i], _mm256_add_epi32(ISA(scaled)(h[i][0], sc0), ISA(scaled)(h[i][1], sc1)));
         }
     }
 }
@@ -184,12 +191,12 @@ static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, 
 }
 
 // The K layouts against activations with one scale per super-block: the
-// blocks' integer scales (and Q4_K's minima, against the activations' Σq per
-// block) are applied in integers, so the float work is once per super-block
-// and row rather than once per block: w = d·sc·q - dmin·m, so
-//     acc += d_x·d·Σ_b sc_b·(q_b·x_b) - d_x·dmin·Σ_b m_b·Σx_b      (Q4_K)
-//     acc += d_x·d·Σ_h sc_h·((q_h - 32)·x_h)                        (Q6_K, h: 16 values)
-// Integer totals stay below 2^31 (Q6_K: 16·128·16·32·127).
+// blocks' integer scales, Q4_K's minima and Q6_K's offset of 32 (both against
+// the activations' Σq per 16 values) are applied in integers, so the float
+// work is once per super-block and row rather than once per block:
+//     acc += d_x·d·Σ_b sc_b·(q_b·x_b) - d_x·dmin·Σ_b m_b·Σx_b                    (Q4_K)
+//     acc += d_x·d·(Σ_h sc_h·(q_h·x_h) - 32·Σ_h sc_h·Σx_h), h: 16 values         (Q6_K)
+// Integer totals stay below 2^31 (Q6_K: 16·128·16·63·127 and 32·16·128·16·127).
 static inline __attribute__((always_inline)) void ISA(k_quant_tile)(int kind, const uint8_t *group, int supers, const int8_t *q,
                                                                const float *scale, const int16_t *sums, int r, int prefetch, int tile,
                                                                float *y, size_t ldy, int o) {
@@ -212,38 +219,34 @@ static inline __attribute__((always_inline)) void ISA(k_quant_tile)(int kind, co
                 const __m256i sc = ISA(row_scales)(p, 0);
                 for (int i = 0; i < tile; i++) total[i] = _mm256_add_epi32(total[i], ISA(scaled)(h[i], sc));
             } else {
-                __m256i h[4][2];
-                ISA(six_bit_pairs)(p + 16, x, tile, h);
-                const __m256i sc0 = ISA(row_scales)(p, 1), sc1 = ISA(row_scales)(p + 8, 1);
-                for (int i = 0; i < tile; i++) {
-                    total[i] = _mm256_add_epi32(total[i], _mm256_add_epi32(ISA(scaled)(h[i][0], sc0), ISA(scaled)(h[i][1], sc1)));
-                }
+                ISA(six_bit_block)(p, x, tile, total);
+            }
+        }
+        // Σ_b c_b·Σx_b per row, 16-bit (c for both halves of block b) against (Σx first 16, Σx last 16):
+        // c = (m_b, m_b) for Q4_K, (sc_b0, sc_b1) for Q6_K.
+        __m256i offset[4];
+        for (int i = 0; i < tile; i++) offset[i] = _mm256_setzero_si256();
+        for (int b = 0; b < 8; b++) {
+            const uint8_t *p = head + header + b * bytes;
+            const __m256i c = kind == FOUR_BIT_K ? interleaved_u8_to_i16(p + 8, p + 8) : interleaved_i8_to_i16(p, p + 8);
+            for (int i = 0; i < tile; i++) {
+                const __m256i halves = broadcast4((const int8_t *)(sums + ((size_t)(r + i) * supers + s) * 16 + 2 * b));
+                offset[i] = _mm256_add_epi32(offset[i], _mm256_madd_epi16(c, halves));
             }
         }
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)head));
         if (kind == FOUR_BIT_K) {
-            // Σ_b m_b·Σx_b with blocks paired: 16-bit (m_2k, m_2k+1) per row against (Σx_2k, Σx_2k+1).
-            __m256i low[4];
-            for (int i = 0; i < tile; i++) low[i] = _mm256_setzero_si256();
-            for (int k = 0; k < 4; k++) {
-                const __m128i m0 = _mm_loadl_epi64((const __m128i *)(head + header + 2 * k * bytes + 8));
-                const __m128i m1 = _mm_loadl_epi64((const __m128i *)(head + header + (2 * k + 1) * bytes + 8));
-                const __m256i minima = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m0, m1));
-                for (int i = 0; i < tile; i++) {
-                    const __m256i pair = broadcast4((const int8_t *)(sums + ((size_t)(r + i) * supers + s) * 8 + 2 * k));
-                    low[i] = _mm256_add_epi32(low[i], _mm256_madd_epi16(minima, pair));
-                }
-            }
             const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(head + 16)));
             for (int i = 0; i < tile; i++) {
                 const __m256 xs = _mm256_set1_ps(scale[(size_t)(r + i) * supers + s]);
                 acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total[i]), _mm256_mul_ps(d, xs), acc[i]);
-                acc[i] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(low[i]), _mm256_mul_ps(dmin, xs), acc[i]);
+                acc[i] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(offset[i]), _mm256_mul_ps(dmin, xs), acc[i]);
             }
         } else {
             for (int i = 0; i < tile; i++) {
                 const __m256 xs = _mm256_set1_ps(scale[(size_t)(r + i) * supers + s]);
-                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total[i]), _mm256_mul_ps(d, xs), acc[i]);
+                const __m256i net = _mm256_sub_epi32(total[i], _mm256_slli_epi32(offset[i], 5));
+                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(net), _mm256_mul_ps(d, xs), acc[i]);
             }
         }
     }
@@ -305,6 +308,6 @@ void ISA(wafer_q8x8_rows)(const uint8_t *packed, int blocks, int group_begin, in
 }
 
 void ISA(wafer_q6kx8_rows)(const uint8_t *packed, int supers, int group_begin, int group_end,
-                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
-    ISA(eight_row_groups)(SIX_BIT_K, 0, packed, supers, group_begin, group_end, q, scale, NULL, rows, y, ldy);
+                      const int8_t *q, const float *scale, const int16_t *sums, int rows, float *y, size_t ldy) {
+    ISA(eight_row_groups)(SIX_BIT_K, 0, packed, supers, group_begin, group_end, q, scale, sums, rows, y, ldy);
 }

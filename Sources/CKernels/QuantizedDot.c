@@ -27,23 +27,29 @@ static inline float absolute_max(const float *v, int n) {
     return _mm_cvtss_f32(m);
 }
 
+// Σ of the eight 32-bit lanes of v.
+static inline int lane_sum(__m256i v) {
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+    return _mm_cvtsi128_si32(t);
+}
+
 // q = round-half-even(x · inverse) for 32 floats, as nearbyintf does in the
-// default rounding mode and as ggml's AVX2 path does; returns Σq.
-static inline int quantize_block(const float *v, __m256 inverse, int8_t *q) {
+// default rounding mode and as ggml's AVX2 path does; half[h] = Σq over
+// elements 16h..16h+15.
+static inline void quantize_block(const float *v, __m256 inverse, int8_t *q, int half[2]) {
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     __m256i n[4];
     for (int i = 0; i < 4; i++) {
         n[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(v + 8 * i), inverse),
                                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     }
-    const __m256i total = _mm256_add_epi32(_mm256_add_epi32(n[0], n[1]), _mm256_add_epi32(n[2], n[3]));
-    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
-    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
-    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+    half[0] = lane_sum(_mm256_add_epi32(n[0], n[1]));
+    half[1] = lane_sum(_mm256_add_epi32(n[2], n[3]));
     // packs work within 128-bit halves; the permutation restores element order.
     const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(n[0], n[1]), _mm256_packs_epi32(n[2], n[3]));
     _mm256_storeu_si256((__m256i *)q, _mm256_permutevar8x32_epi32(bytes, order));
-    return _mm_cvtsi128_si32(t);
 }
 
 // Per block of 32: d = amax/127, q = round-half-even(x·127/amax), sum = d·Σq.
@@ -51,18 +57,24 @@ void wafer_quantize_rows_q8(const float *x, int rows, int blocks, int8_t *q, flo
     for (size_t b = 0; b < (size_t)rows * blocks; b++) {
         const float amax = absolute_max(x + b * 32, 32);
         const float d = amax / 127.0f;
-        const int total = quantize_block(x + b * 32, _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f), q + b * 32);
+        int half[2];
+        quantize_block(x + b * 32, _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f), q + b * 32, half);
         scale[b] = d;
-        sum[b] = d * (float)total;
+        sum[b] = d * (float)(half[0] + half[1]);
     }
 }
 
-// The same rule per super-block of 256, with Σq per block of 32 kept as an integer.
+// The same rule per super-block of 256, with Σq per 16 values kept as an integer.
 void wafer_quantize_rows_q8_super(const float *x, int rows, int supers, int8_t *q, float *scale, int16_t *sums) {
     for (size_t s = 0; s < (size_t)rows * supers; s++) {
         const float amax = absolute_max(x + s * 256, 256);
         const __m256 inverse = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
-        for (size_t b = 0; b < 8; b++) sums[s * 8 + b] = (int16_t)quantize_block(x + s * 256 + b * 32, inverse, q + s * 256 + b * 32);
+        for (size_t b = 0; b < 8; b++) {
+            int half[2];
+            quantize_block(x + s * 256 + b * 32, inverse, q + s * 256 + b * 32, half);
+            sums[s * 16 + 2 * b] = (int16_t)half[0];
+            sums[s * 16 + 2 * b + 1] = (int16_t)half[1];
+        }
         scale[s] = amax / 127.0f;
     }
 }
@@ -232,6 +244,14 @@ static inline int group_block_bytes(int kind, int wide) {
     }
 }
 
+// 16 16-bit lanes from 8 bytes at a and 8 at b, interleaved: a0 b0 a1 b1 ...
+static inline __m256i interleaved_u8_to_i16(const uint8_t *a, const uint8_t *b) {
+    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)a), _mm_loadl_epi64((const __m128i *)b)));
+}
+static inline __m256i interleaved_i8_to_i16(const uint8_t *a, const uint8_t *b) {
+    return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)a), _mm_loadl_epi64((const __m128i *)b)));
+}
+
 // The high bits of nibble chunk u moved to bits 4 (and 5) of each byte. A
 // 16-bit shift moves each byte's bits within the byte for the bits kept.
 static inline __m256i fifth_bit_low(__m256i bits, int u) { return _mm256_and_si256(_mm256_slli_epi16(bits, 4 - u), _mm256_set1_epi8(0x10)); }
@@ -345,8 +365,8 @@ void wafer_q8x8_rows(const uint8_t *packed, int blocks, int group_begin, int gro
 }
 
 void wafer_q6kx8_rows(const uint8_t *packed, int supers, int group_begin, int group_end,
-                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
-    DISPATCH(wafer_q6kx8_rows, (packed, supers, group_begin, group_end, q, scale, rows, y, ldy))
+                      const int8_t *q, const float *scale, const int16_t *sums, int rows, float *y, size_t ldy) {
+    DISPATCH(wafer_q6kx8_rows, (packed, supers, group_begin, group_end, q, scale, sums, rows, y, ldy))
 }
 
 // --- Memory bandwidth probe ----------------------------------------------------

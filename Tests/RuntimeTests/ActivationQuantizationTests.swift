@@ -5,7 +5,7 @@ import Testing
 /// The vectorised 8-bit activation quantisers against the rule written out
 /// in scalar Swift: per block of 32 (or super-block of 256), d = amax/127,
 /// q = x·(127/amax) rounded half to even; sum = d·Σq per block (Σq per block
-/// of 32 for super-blocks).
+/// of 16 for super-blocks).
 @Suite struct ActivationQuantizationTests {
     static func reference(_ block: ArraySlice<Float>) -> (q: [Int8], d: Float, sum: Float) {
         let amax = block.reduce(Float(0)) { max($0, abs($1)) }
@@ -55,9 +55,9 @@ import Testing
             let expected = Self.reference(x[s * 256..<(s + 1) * 256])
             #expect((0..<256).map { a.q[s * 256 + $0] } == expected.q, "super-block \(s)")
             #expect(a.scale[s].bitPattern == expected.d.bitPattern, "super-block \(s)")
-            for b in 0..<8 {
-                let sum = (0..<32).reduce(0) { $0 + Int(expected.q[32 * b + $1]) }
-                #expect(Int(a.blockSums[s * 8 + b]) == sum, "super-block \(s) block \(b)")
+            for h in 0..<16 {
+                let sum = (0..<16).reduce(0) { $0 + Int(expected.q[16 * h + $1]) }
+                #expect(Int(a.halfBlockSums[s * 16 + h]) == sum, "super-block \(s) values \(16 * h)...")
             }
         }
         #expect(a.scale(row: 1, input: 300) == a.scale[3] && a.scale[1] == 0)

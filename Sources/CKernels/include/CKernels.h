@@ -9,8 +9,8 @@
 /// Layout: q [rows][blocks·32], scale and sum [rows][blocks].
 void wafer_quantize_rows_q8(const float *x, int rows, int blocks, int8_t *q, float *scale, float *sum);
 /// The same per super-block of 256 floats (the K-quant kernels' activations),
-/// with Σq per block of 32 as an integer. Layout: q [rows][supers·256],
-/// scale [rows][supers], sums [rows][supers·8].
+/// with Σq per 16 values as an integer. Layout: q [rows][supers·256],
+/// scale [rows][supers], sums [rows][supers·16].
 void wafer_quantize_rows_q8_super(const float *x, int rows, int supers, int8_t *q, float *scale, int16_t *sums);
 
 /// y[r·ldy + o] = Σ over blocks of W[o] · activation row r, for o in
@@ -43,7 +43,7 @@ void wafer_q5x8_rows(const uint8_t *packed, int blocks, int wide_scales, int gro
 void wafer_q50x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                       const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
 void wafer_q6kx8_rows(const uint8_t *packed, int supers, int group_begin, int group_end,
-                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
+                      const int8_t *q, const float *scale, const int16_t *sums, int rows, float *y, size_t ldy);
 void wafer_q8x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
 void wafer_q8_0_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_begin, int out_end,

@@ -10,7 +10,7 @@ struct Q8Activations {
     enum Grouping {
         /// d per block of 32, with d·Σq (F32) per block.
         case blocks
-        /// d per super-block of 256, with Σq (Int16) per block of 32.
+        /// d per super-block of 256, with Σq (Int16) per 16 inputs.
         case superBlocks
 
         var inputs: Int { self == .blocks ? 32 : 256 }
@@ -20,13 +20,13 @@ struct Q8Activations {
     let q: UnsafeMutablePointer<Int8>
     /// [rows, inputs / grouping.inputs]
     let scale: UnsafeMutablePointer<Float>
-    /// [rows, blocks]: F32 d·Σq (blocks) or Int16 Σq (superBlocks).
+    /// F32 d·Σq per block of 32 (blocks) or Int16 Σq per 16 inputs (superBlocks): 4 bytes per 32 inputs either way.
     private let sums: UnsafeMutableRawPointer
     /// Blocks of 32 per row.
     let blocks: Int
 
     var sum: UnsafeMutablePointer<Float> { sums.assumingMemoryBound(to: Float.self) }
-    var blockSums: UnsafeMutablePointer<Int16> { sums.assumingMemoryBound(to: Int16.self) }
+    var halfBlockSums: UnsafeMutablePointer<Int16> { sums.assumingMemoryBound(to: Int16.self) }
 
     static func supports(_ type: GGMLType) -> Bool { type == .q4_1 || type == .q8_0 }
 
@@ -41,8 +41,7 @@ struct Q8Activations {
     /// Bytes needed for `rows` rows of `inputs` values.
     static func bytes(rows: Int, inputs: Int, grouping: Grouping) -> Int {
         let scales = rows * (inputs / grouping.inputs) * MemoryLayout<Float>.size
-        let sums = rows * (inputs / 32) * (grouping == .blocks ? MemoryLayout<Float>.size : MemoryLayout<Int16>.size)
-        return scales + sums + rows * inputs
+        return scales + rows * (inputs / 32) * 4 + rows * inputs
     }
 
     /// Quantises `rows` rows of `x` into `buffer` (at least `bytes(rows:inputs:grouping:)` long),
@@ -54,9 +53,8 @@ struct Q8Activations {
         self.blocks = blocks
         scale = buffer.bindMemory(to: Float.self, capacity: scales)
         sums = buffer + scales * MemoryLayout<Float>.size
-        let sumBytes = rows * blocks * (grouping == .blocks ? MemoryLayout<Float>.size : MemoryLayout<Int16>.size)
-        if grouping == .blocks { sums.bindMemory(to: Float.self, capacity: rows * blocks) } else { sums.bindMemory(to: Int16.self, capacity: rows * blocks) }
-        q = (sums + sumBytes).bindMemory(to: Int8.self, capacity: rows * inputs)
+        if grouping == .blocks { sums.bindMemory(to: Float.self, capacity: rows * blocks) } else { sums.bindMemory(to: Int16.self, capacity: 2 * rows * blocks) }
+        q = (sums + rows * blocks * 4).bindMemory(to: Int8.self, capacity: rows * inputs)
         let job = Quantize(x: x, rows: rows, inputs: inputs, into: self)
         if rows == 1 { job.run(part: 0, of: 1) } else { WorkerPool.shared.run(job) }
     }
@@ -81,7 +79,7 @@ struct Q8Activations {
             case .superBlocks:
                 let supers = inputs / 256
                 wafer_quantize_rows_q8_super(x, Int32(range.count), Int32(supers), q, into.scale + range.lowerBound * supers,
-                                             into.blockSums + range.lowerBound * blocks)
+                                             into.halfBlockSums + 2 * range.lowerBound * blocks)
             }
         }
     }
@@ -112,10 +110,10 @@ struct Q8Activations {
         let (first, last) = (Int32(outputs.lowerBound / 8), Int32(outputs.upperBound / 8))
         switch Repacked.layout(type) {
         case .q4x8: wafer_q4x8_rows(w, n, first, last, q, scale, sum, r, y, ldy)
-        case .q4Kx8: wafer_q4kx8_rows(w, supers, first, last, q, scale, blockSums, r, y, ldy)
+        case .q4Kx8: wafer_q4kx8_rows(w, supers, first, last, q, scale, halfBlockSums, r, y, ldy)
         case .q5x8: wafer_q5x8_rows(w, n, Q5x8.wideScales(type) ? 1 : 0, first, last, q, scale, sum, r, y, ldy)
         case .q50x8: wafer_q50x8_rows(w, n, first, last, q, scale, r, y, ldy)
-        case .q6Kx8: wafer_q6kx8_rows(w, supers, first, last, q, scale, r, y, ldy)
+        case .q6Kx8: wafer_q6kx8_rows(w, supers, first, last, q, scale, halfBlockSums, r, y, ldy)
         case .q8x8: wafer_q8x8_rows(w, n, first, last, q, scale, r, y, ldy)
         case nil: preconditionFailure("\(type) is not repacked")
         }

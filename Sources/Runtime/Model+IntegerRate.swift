@@ -12,7 +12,7 @@ extension Model {
     }
 
     /// Multiply-adds per second of the integer kernels with both pool threads
-    /// on the blocks' mix of weight types: for each type, 64 activation rows
+    /// on the blocks' mix of weight types (the best window of each): for each type, 64 activation rows
     /// (sixteen tiles of four) against about the first 256 KB of one of its
     /// matrices, repeated; the rates combined as the blocks' multiply-adds
     /// divide among the types (the time a prompt token would take at these
@@ -51,13 +51,19 @@ extension Model {
         let job = RateJob(activations: Q8Activations(x, rows: rows, inputs: inputs, grouping: grouping, buffer: buffer), type: type, packed: packed,
                           groups: outputs / 8, rows: rows, y: y)
         WorkerPool.shared.run(job)  // warm the cache
-        var runs = 0
-        let start = ContinuousClock.now
-        while ContinuousClock.now - start < .seconds(seconds) {
-            WorkerPool.shared.run(job)
-            runs += 1
+        // The best of 25 ms windows: this machine is shared, and a peak is what the kernels can do.
+        var best = 0.0
+        let end = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < end {
+            var runs = 0
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < .milliseconds(25) {
+                WorkerPool.shared.run(job)
+                runs += 1
+            }
+            best = max(best, Double(runs * rows * outputs * inputs) / ((ContinuousClock.now - start) / .seconds(1)))
         }
-        return Double(runs * rows * outputs * inputs) / ((ContinuousClock.now - start) / .seconds(1))
+        return best
     }
 
     private struct RateJob: PoolJob {

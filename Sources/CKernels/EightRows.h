@@ -122,7 +122,8 @@ static inline __attribute__((always_inline)) void ISA(six_bit_block)(const uint8
 }
 
 // Q50x8: nibble chunks plus one chunk of fifth bits (bit u of byte 4j+i:
-// element 4u+i; bit 4+u: element 16+4u+i); v = q - 16.
+// element 4u+i; bit 4+u: element 16+4u+i); v = q - 16. As |v|·(±x), a
+// 16-bit lane adds 8 pairs of at most 2·16·127 before widening.
 static inline __attribute__((always_inline)) void ISA(five_signed_sums)(const uint8_t *quants, const int8_t *const x[4], int tile,
                                                                    __m256i s[4]) {
     const __m256i nibble = _mm256_set1_epi8(0x0F), offset = _mm256_set1_epi8(16);
@@ -132,11 +133,13 @@ static inline __attribute__((always_inline)) void ISA(five_signed_sums)(const ui
         const __m256i c = _mm256_loadu_si256((const __m256i *)(quants + 32 * u));
         const __m256i low = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(c, nibble), fifth_bit_low(fifth, u)), offset);
         const __m256i high = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), nibble), fifth_bit_high(fifth, u)), offset);
+        const __m256i low_magnitude = _mm256_sign_epi8(low, low), high_magnitude = _mm256_sign_epi8(high, high);
         for (int i = 0; i < tile; i++) {
-            s[i] = ISA(add_signed)(s[i], low, broadcast4(x[i] + 4 * u));
-            s[i] = ISA(add_signed)(s[i], high, broadcast4(x[i] + 16 + 4 * u));
+            s[i] = ISA(add_pairs)(s[i], low_magnitude, _mm256_sign_epi8(broadcast4(x[i] + 4 * u), low));
+            s[i] = ISA(add_pairs)(s[i], high_magnitude, _mm256_sign_epi8(broadcast4(x[i] + 16 + 4 * u), high));
         }
     }
+    for (int i = 0; i < tile; i++) s[i] = ISA(widen)(s[i]);
 }
 
 // `tile` activation rows from r against the eight outputs from o of one group.

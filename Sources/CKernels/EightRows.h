@@ -51,29 +51,21 @@ static inline __attribute__((always_inline)) void ISA(four_bit_sums)(const uint8
     for (int i = 0; i < tile; i++) s[i] = ISA(widen)(s[i]);
 }
 
-// Q5x8 (Q5_1, Q5_K): 8 chunks of 32 bytes whose lane j holds row j's values
-// 4k..4k+3 (0..31). Pairs reach 2·31·127, so four steps add up in 16 bits
-// before widening.
-static inline __attribute__((always_inline)) void ISA(five_bit_sums)(const uint8_t *quants, const int8_t *const x[4], int tile,
-                                                                     __m256i s[4]) {
-    for (int i = 0; i < tile; i++) s[i] = _mm256_setzero_si256();
-#if WAFER_VNNI
-    for (int k = 0; k < 8; k++) {
-        const __m256i w = _mm256_loadu_si256((const __m256i *)(quants + 32 * k));
-        for (int i = 0; i < tile; i++) s[i] = DOT_U8_S8(s[i], w, broadcast4(x[i] + 4 * k));
-    }
-#else
-    const __m256i ones = _mm256_set1_epi16(1);
-    for (int half = 0; half < 2; half++) {
-        __m256i h[4];
-        for (int i = 0; i < tile; i++) h[i] = _mm256_setzero_si256();
-        for (int k = 4 * half; k < 4 * half + 4; k++) {
-            const __m256i w = _mm256_loadu_si256((const __m256i *)(quants + 32 * k));
-            for (int i = 0; i < tile; i++) h[i] = _mm256_add_epi16(h[i], _mm256_maddubs_epi16(w, broadcast4(x[i] + 4 * k)));
+// Unsigned 5-bit values (Q5_1, Q5_K; `five_bit_values`): chunks 0-1 into
+// h[i][0], chunks 2-3 into h[i][1], so that a 16-bit lane adds 4 pairs of at
+// most 2·31·127.
+static inline __attribute__((always_inline)) void ISA(five_bit_pairs)(const uint8_t *quants, const int8_t *const x[4], int tile,
+                                                                      __m256i h[4][2]) {
+    const __m256i fifth = _mm256_loadu_si256((const __m256i *)(quants + 128));
+    for (int i = 0; i < tile; i++) h[i][0] = h[i][1] = _mm256_setzero_si256();
+    for (int u = 0; u < 4; u++) {
+        __m256i low, high;
+        five_bit_values(quants, fifth, u, &low, &high);
+        for (int i = 0; i < tile; i++) {
+            h[i][u / 2] = ISA(add_pairs)(h[i][u / 2], low, broadcast4(x[i] + 4 * u));
+            h[i][u / 2] = ISA(add_pairs)(h[i][u / 2], high, broadcast4(x[i] + 16 + 4 * u));
         }
-        for (int i = 0; i < tile; i++) s[i] = _mm256_add_epi32(s[i], _mm256_madd_epi16(h[i], ones));
     }
-#endif
 }
 
 // acc + the products of signed weights v with four activation bytes per
@@ -121,18 +113,17 @@ static inline __attribute__((always_inline)) void ISA(six_bit_block)(const uint8
     }
 }
 
-// Q50x8: nibble chunks plus one chunk of fifth bits (bit u of byte 4j+i:
-// element 4u+i; bit 4+u: element 16+4u+i); v = q - 16. As |v|·(±x), a
-// 16-bit lane adds 8 pairs of at most 2·16·127 before widening.
+// Q50x8: 5-bit values (`five_bit_values`) v = q - 16. As |v|·(±x), a 16-bit
+// lane adds 8 pairs of at most 2·16·127 before widening.
 static inline __attribute__((always_inline)) void ISA(five_signed_sums)(const uint8_t *quants, const int8_t *const x[4], int tile,
                                                                    __m256i s[4]) {
-    const __m256i nibble = _mm256_set1_epi8(0x0F), offset = _mm256_set1_epi8(16);
-    const __m256i fifth = _mm256_loadu_si256((const __m256i *)(quants + 128));
+    const __m256i offset = _mm256_set1_epi8(16), fifth = _mm256_loadu_si256((const __m256i *)(quants + 128));
     for (int i = 0; i < tile; i++) s[i] = _mm256_setzero_si256();
     for (int u = 0; u < 4; u++) {
-        const __m256i c = _mm256_loadu_si256((const __m256i *)(quants + 32 * u));
-        const __m256i low = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(c, nibble), fifth_bit_low(fifth, u)), offset);
-        const __m256i high = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), nibble), fifth_bit_high(fifth, u)), offset);
+        __m256i low, high;
+        five_bit_values(quants, fifth, u, &low, &high);
+        low = _mm256_sub_epi8(low, offset);
+        high = _mm256_sub_epi8(high, offset);
         const __m256i low_magnitude = _mm256_sign_epi8(low, low), high_magnitude = _mm256_sign_epi8(high, high);
         for (int i = 0; i < tile; i++) {
             s[i] = ISA(add_pairs)(s[i], low_magnitude, _mm256_sign_epi8(broadcast4(x[i] + 4 * u), low));
@@ -145,10 +136,10 @@ static inline __attribute__((always_inline)) void ISA(five_signed_sums)(const ui
 // `tile` activation rows from r against the eight outputs from o of one group.
 // Per block the float work is fixed by the layout alone: with a minimum,
 // acc += isum·(d·d_x) + m·(d_x Σq); signed, acc += isum·(d·d_x).
-static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, int wide, const uint8_t *group, int blocks,
+static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, const uint8_t *group, int blocks,
                                                                  const int8_t *q, const float *scale, const float *sum,
                                                                  int r, int prefetch, int tile, float *y, size_t ldy, int o) {
-    const int bytes = group_block_bytes(kind, wide);
+    const int bytes = group_block_bytes(kind);
     __m256 acc[4];
     for (int i = 0; i < tile; i++) acc[i] = _mm256_setzero_ps();
     for (int b = 0; b < blocks; b++) {
@@ -174,14 +165,18 @@ static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, 
         } else {
             __m256i s[4];
             __m256 d, m;
-            if (kind == FOUR_BIT) {
+            d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+            if (kind == FOUR_BIT_CENTERED) {
+                ISA(four_bit_sums)(p + 16, x, tile, s);
+                m = _mm256_mul_ps(d, _mm256_set1_ps(-8.0f));  // exact
+            } else if (kind == FOUR_BIT) {
                 ISA(four_bit_sums)(p + 32, x, tile, s);
-                d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
                 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
             } else {
-                ISA(five_bit_sums)(p + (wide ? 64 : 32), x, tile, s);
-                d = wide ? _mm256_loadu_ps((const float *)p) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-                m = wide ? _mm256_loadu_ps((const float *)(p + 32)) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
+                __m256i h[4][2];
+                ISA(five_bit_pairs)(p + 32, x, tile, h);
+                for (int i = 0; i < tile; i++) s[i] = _mm256_add_epi32(ISA(widen)(h[i][0]), ISA(widen)(h[i][1]));
+                m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
             }
             for (int i = 0; i < tile; i++) {
                 const size_t at = (size_t)(r + i) * blocks + b;
@@ -197,13 +192,13 @@ static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, 
 // blocks' integer scales, Q4_K's minima and Q6_K's offset of 32 (both against
 // the activations' Σq per 16 values) are applied in integers, so the float
 // work is once per super-block and row rather than once per block:
-//     acc += d_x·d·Σ_b sc_b·(q_b·x_b) - d_x·dmin·Σ_b m_b·Σx_b                    (Q4_K)
+//     acc += d_x·d·Σ_b sc_b·(q_b·x_b) - d_x·dmin·Σ_b m_b·Σx_b                    (Q4_K, Q5_K)
 //     acc += d_x·d·(Σ_h sc_h·(q_h·x_h) - 32·Σ_h sc_h·Σx_h), h: 16 values         (Q6_K)
 // Integer totals stay below 2^31 (Q6_K: 16·128·16·63·127 and 32·16·128·16·127).
 static inline __attribute__((always_inline)) void ISA(k_quant_tile)(int kind, const uint8_t *group, int supers, const int8_t *q,
                                                                const float *scale, const int16_t *sums, int r, int prefetch, int tile,
                                                                float *y, size_t ldy, int o) {
-    const int header = kind == FOUR_BIT_K ? 32 : 16, bytes = kind == FOUR_BIT_K ? 144 : 208;
+    const int header = k_header_bytes(kind), bytes = k_block_bytes(kind);
     const size_t inputs = (size_t)supers * 256;
     __m256 acc[4];
     for (int i = 0; i < tile; i++) acc[i] = _mm256_setzero_ps();
@@ -221,24 +216,31 @@ static inline __attribute__((always_inline)) void ISA(k_quant_tile)(int kind, co
                 ISA(four_bit_pairs)(p + 16, x, tile, h);
                 const __m256i sc = ISA(row_scales)(p, 0);
                 for (int i = 0; i < tile; i++) total[i] = _mm256_add_epi32(total[i], ISA(scaled)(h[i], sc));
+            } else if (kind == FIVE_BIT_K) {
+                __m256i h[4][2];
+                ISA(five_bit_pairs)(p + 16, x, tile, h);
+                const __m256i sc = ISA(row_scales)(p, 0);
+                for (int i = 0; i < tile; i++) {
+                    total[i] = _mm256_add_epi32(total[i], _mm256_add_epi32(ISA(scaled)(h[i][0], sc), ISA(scaled)(h[i][1], sc)));
+                }
             } else {
                 ISA(six_bit_block)(p, x, tile, total);
             }
         }
         // Σ_b c_b·Σx_b per row, 16-bit (c for both halves of block b) against (Σx first 16, Σx last 16):
-        // c = (m_b, m_b) for Q4_K, (sc_b0, sc_b1) for Q6_K.
+        // c = (m_b, m_b) for Q4_K and Q5_K, (sc_b0, sc_b1) for Q6_K.
         __m256i offset[4];
         for (int i = 0; i < tile; i++) offset[i] = _mm256_setzero_si256();
         for (int b = 0; b < 8; b++) {
             const uint8_t *p = head + header + b * bytes;
-            const __m256i c = kind == FOUR_BIT_K ? interleaved_u8_to_i16(p + 8, p + 8) : interleaved_i8_to_i16(p, p + 8);
+            const __m256i c = kind == SIX_BIT_K ? interleaved_i8_to_i16(p, p + 8) : interleaved_u8_to_i16(p + 8, p + 8);
             for (int i = 0; i < tile; i++) {
                 const __m256i halves = broadcast4((const int8_t *)(sums + ((size_t)(r + i) * supers + s) * 16 + 2 * b));
                 offset[i] = _mm256_add_epi32(offset[i], _mm256_madd_epi16(c, halves));
             }
         }
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)head));
-        if (kind == FOUR_BIT_K) {
+        if (kind != SIX_BIT_K) {
             const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(head + 16)));
             for (int i = 0; i < tile; i++) {
                 const __m256 xs = _mm256_set1_ps(scale[(size_t)(r + i) * supers + s]);
@@ -262,12 +264,12 @@ static inline __attribute__((always_inline)) void ISA(k_quant_tile)(int kind, co
 // or super-blocks per row. Up to four rows (decode), where reading the
 // weights is the limit, the first tile of a group prefetches them; with more,
 // the prefetches cost more than they save.
-static inline __attribute__((always_inline)) void ISA(eight_row_groups)(int kind, int wide, const uint8_t *packed, int steps,
+static inline __attribute__((always_inline)) void ISA(eight_row_groups)(int kind, const uint8_t *packed, int steps,
                                                                    int group_begin, int group_end, const int8_t *q,
                                                                    const float *scale, const void *sum, int rows,
                                                                    float *y, size_t ldy) {
-    const int k_quant = kind == FOUR_BIT_K || kind == SIX_BIT_K;
-    const size_t bytes = k_quant ? (size_t)steps * (kind == FOUR_BIT_K ? 1184 : 1680) : (size_t)steps * group_block_bytes(kind, wide);
+    const int k_quant = kind == FOUR_BIT_K || kind == FIVE_BIT_K || kind == SIX_BIT_K;
+    const size_t bytes = (size_t)steps * (k_quant ? k_header_bytes(kind) + 8 * k_block_bytes(kind) : group_block_bytes(kind));
     for (int first = 0; first < rows; first += ROW_BLOCK) {
         const int end = rows < first + ROW_BLOCK ? rows : first + ROW_BLOCK;
         for (int g = group_begin; g < group_end; g++) {
@@ -277,8 +279,8 @@ static inline __attribute__((always_inline)) void ISA(eight_row_groups)(int kind
                 for (; r + 4 <= end; r += 4) ISA(k_quant_tile)(kind, group, steps, q, scale, sum, r, rows <= 4, 4, y, ldy, 8 * g);
                 for (; r < end; r++) ISA(k_quant_tile)(kind, group, steps, q, scale, sum, r, rows < 4 && r == 0, 1, y, ldy, 8 * g);
             } else {
-                for (; r + 4 <= end; r += 4) ISA(eight_row_tile)(kind, wide, group, steps, q, scale, sum, r, rows <= 4, 4, y, ldy, 8 * g);
-                for (; r < end; r++) ISA(eight_row_tile)(kind, wide, group, steps, q, scale, sum, r, rows < 4 && r == 0, 1, y, ldy, 8 * g);
+                for (; r + 4 <= end; r += 4) ISA(eight_row_tile)(kind, group, steps, q, scale, sum, r, rows <= 4, 4, y, ldy, 8 * g);
+                for (; r < end; r++) ISA(eight_row_tile)(kind, group, steps, q, scale, sum, r, rows < 4 && r == 0, 1, y, ldy, 8 * g);
             }
         }
     }
@@ -286,31 +288,40 @@ static inline __attribute__((always_inline)) void ISA(eight_row_groups)(int kind
 
 void ISA(wafer_q4x8_rows)(const uint8_t *packed, int blocks, int group_begin, int group_end,
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
-    ISA(eight_row_groups)(FOUR_BIT, 0, packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy);
+    ISA(eight_row_groups)(FOUR_BIT, packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy);
+}
+
+void ISA(wafer_q40x8_rows)(const uint8_t *packed, int blocks, int group_begin, int group_end,
+                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
+    ISA(eight_row_groups)(FOUR_BIT_CENTERED, packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy);
 }
 
 void ISA(wafer_q4kx8_rows)(const uint8_t *packed, int supers, int group_begin, int group_end,
                       const int8_t *q, const float *scale, const int16_t *sums, int rows, float *y, size_t ldy) {
-    ISA(eight_row_groups)(FOUR_BIT_K, 0, packed, supers, group_begin, group_end, q, scale, sums, rows, y, ldy);
+    ISA(eight_row_groups)(FOUR_BIT_K, packed, supers, group_begin, group_end, q, scale, sums, rows, y, ldy);
 }
 
-void ISA(wafer_q5x8_rows)(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
-                     const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
-    if (wide_scales) ISA(eight_row_groups)(FIVE_BIT, 1, packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy);
-    else ISA(eight_row_groups)(FIVE_BIT, 0, packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy);
+void ISA(wafer_q5kx8_rows)(const uint8_t *packed, int supers, int group_begin, int group_end,
+                      const int8_t *q, const float *scale, const int16_t *sums, int rows, float *y, size_t ldy) {
+    ISA(eight_row_groups)(FIVE_BIT_K, packed, supers, group_begin, group_end, q, scale, sums, rows, y, ldy);
+}
+
+void ISA(wafer_q51x8_rows)(const uint8_t *packed, int blocks, int group_begin, int group_end,
+                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
+    ISA(eight_row_groups)(FIVE_BIT, packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy);
 }
 
 void ISA(wafer_q50x8_rows)(const uint8_t *packed, int blocks, int group_begin, int group_end,
                       const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
-    ISA(eight_row_groups)(FIVE_BIT_SIGNED, 0, packed, blocks, group_begin, group_end, q, scale, NULL, rows, y, ldy);
+    ISA(eight_row_groups)(FIVE_BIT_SIGNED, packed, blocks, group_begin, group_end, q, scale, NULL, rows, y, ldy);
 }
 
 void ISA(wafer_q8x8_rows)(const uint8_t *packed, int blocks, int group_begin, int group_end,
                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
-    ISA(eight_row_groups)(SIGNED_BYTE, 0, packed, blocks, group_begin, group_end, q, scale, NULL, rows, y, ldy);
+    ISA(eight_row_groups)(SIGNED_BYTE, packed, blocks, group_begin, group_end, q, scale, NULL, rows, y, ldy);
 }
 
 void ISA(wafer_q6kx8_rows)(const uint8_t *packed, int supers, int group_begin, int group_end,
                       const int8_t *q, const float *scale, const int16_t *sums, int rows, float *y, size_t ldy) {
-    ISA(eight_row_groups)(SIX_BIT_K, 0, packed, supers, group_begin, group_end, q, scale, sums, rows, y, ldy);
+    ISA(eight_row_groups)(SIX_BIT_K, packed, supers, group_begin, group_end, q, scale, sums, rows, y, ldy);
 }

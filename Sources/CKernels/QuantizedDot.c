@@ -228,21 +228,27 @@ static inline __m256i broadcast4(const int8_t *p) {
 enum { ROW_BLOCK = 64 };
 
 // The eight-row layouts, told apart by a constant so that every (layout,
-// scale format, tile) combination is compiled as its own loop. The K-quant
-// layouts keep the file's bit widths: per super-block of 256 inputs a header
-// of F16 scales, then per block of 32 the integer sub-block scales and the
-// values at their own width (see Q4Kx8.swift, Q6Kx8.swift).
-enum { FOUR_BIT = 4, FIVE_BIT = 5, SIGNED_BYTE = 8, FOUR_BIT_K = 40, SIX_BIT_K = 60, FIVE_BIT_SIGNED = 50 };
+// tile) combination is compiled as its own loop. The K-quant layouts keep the
+// file's bit widths: per super-block of 256 inputs a header of F16 scales,
+// then per block of 32 the integer sub-block scales and the values at their
+// own width (see MinimumKx8.swift, Q6Kx8.swift).
+enum { FOUR_BIT = 4, FOUR_BIT_CENTERED = 3, FIVE_BIT = 5, SIGNED_BYTE = 8, FOUR_BIT_K = 40, FIVE_BIT_K = 45, SIX_BIT_K = 60,
+       FIVE_BIT_SIGNED = 50 };
 
 // Bytes per group of eight rows and block of 32 inputs of the other layouts (see the Swift packers).
-static inline int group_block_bytes(int kind, int wide) {
+static inline int group_block_bytes(int kind) {
     switch (kind) {
-    case FOUR_BIT: return 160;
-    case FIVE_BIT: return wide ? 320 : 288;
+    case FOUR_BIT: return 160;          // d[8] f16 | m[8] f16 | 4 nibble chunks
+    case FOUR_BIT_CENTERED: return 144; // d[8] f16 | 4 nibble chunks (Q4_0: m = -8d)
+    case FIVE_BIT: return 192;          // d[8] f16 | m[8] f16 | 4 nibble chunks | 1 chunk of fifth bits
     case FIVE_BIT_SIGNED: return 176;   // d[8] f16 | 4 nibble chunks | 1 chunk of fifth bits
     default: return 272;                // SIGNED_BYTE: d[8] f16 | 8 byte chunks
     }
 }
+
+// K layouts: bytes per block of 32 (after the super-block's header) and header bytes.
+static inline int k_block_bytes(int kind) { return kind == FOUR_BIT_K ? 144 : kind == FIVE_BIT_K ? 176 : 208; }
+static inline int k_header_bytes(int kind) { return kind == SIX_BIT_K ? 16 : 32; }
 
 // 16 16-bit lanes from 8 bytes at a and 8 at b, interleaved: a0 b0 a1 b1 ...
 static inline __m256i interleaved_u8_to_i16(const uint8_t *a, const uint8_t *b) {
@@ -256,6 +262,16 @@ static inline __m256i interleaved_i8_to_i16(const uint8_t *a, const uint8_t *b) 
 // 16-bit shift moves each byte's bits within the byte for the bits kept.
 static inline __m256i fifth_bit_low(__m256i bits, int u) { return _mm256_and_si256(_mm256_slli_epi16(bits, 4 - u), _mm256_set1_epi8(0x10)); }
 static inline __m256i fifth_bit_high(__m256i bits, int u) { return _mm256_and_si256(_mm256_srli_epi16(bits, u), _mm256_set1_epi8(0x10)); }
+
+// The 5-bit values of nibble chunk u with the fifth-bit chunk `fifth` (bit u
+// of byte 4j+i: element 4u+i; bit 4+u: element 16+4u+i): row j's elements
+// 4u..4u+3 in lane j of *low, 16+4u..16+4u+3 in *high.
+static inline void five_bit_values(const uint8_t *nibbles, __m256i fifth, int u, __m256i *low, __m256i *high) {
+    const __m256i nibble = _mm256_set1_epi8(0x0F), c = _mm256_loadu_si256((const __m256i *)(nibbles + 32 * u));
+    *low = _mm256_or_si256(_mm256_and_si256(c, nibble), fifth_bit_low(fifth, u));
+    *high = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), nibble), fifth_bit_high(fifth, u));
+}
+
 static inline __m256i bit_pair(__m256i bits, int u) {
     const __m256i moved = u < 2 ? _mm256_slli_epi16(bits, 4 - 2 * u) : u == 2 ? bits : _mm256_srli_epi16(bits, 2);
     return _mm256_and_si256(moved, _mm256_set1_epi8(0x30));
@@ -344,14 +360,24 @@ void wafer_q4x8_rows(const uint8_t *packed, int blocks, int group_begin, int gro
     DISPATCH(wafer_q4x8_rows, (packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy))
 }
 
+void wafer_q40x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
+                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
+    DISPATCH(wafer_q40x8_rows, (packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy))
+}
+
 void wafer_q4kx8_rows(const uint8_t *packed, int supers, int group_begin, int group_end,
                       const int8_t *q, const float *scale, const int16_t *sums, int rows, float *y, size_t ldy) {
     DISPATCH(wafer_q4kx8_rows, (packed, supers, group_begin, group_end, q, scale, sums, rows, y, ldy))
 }
 
-void wafer_q5x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
-                     const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
-    DISPATCH(wafer_q5x8_rows, (packed, blocks, wide_scales, group_begin, group_end, q, scale, sum, rows, y, ldy))
+void wafer_q5kx8_rows(const uint8_t *packed, int supers, int group_begin, int group_end,
+                      const int8_t *q, const float *scale, const int16_t *sums, int rows, float *y, size_t ldy) {
+    DISPATCH(wafer_q5kx8_rows, (packed, supers, group_begin, group_end, q, scale, sums, rows, y, ldy))
+}
+
+void wafer_q51x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
+                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
+    DISPATCH(wafer_q51x8_rows, (packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy))
 }
 
 void wafer_q50x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,

@@ -47,12 +47,8 @@ final class Linear: @unchecked Sendable {  // immutable after load
             Dequantize.run(tensor.type, from: bytes, to: weights, count: inputs * outputs)
             storage = .full(weights)
         case .native where outputs % 8 == 0 && Repacked.supports(tensor.type):
-            if let packed = Repacked.repack(tensor.type, bytes, outputs: outputs, inputs: inputs) {
-                storage = .repacked(packed, tensor.type)
-                file.release(tensor)  // the copy replaces the file's pages
-            } else {
-                storage = .quantized(bytes, tensor.type, rowBytes: tensor.type.byteCount(elements: inputs))
-            }
+            storage = .repacked(Repacked.repack(tensor.type, bytes, outputs: outputs, inputs: inputs), tensor.type)
+            file.release(tensor)  // the copy replaces the file's pages
         case .native:
             storage = .quantized(bytes, tensor.type, rowBytes: tensor.type.byteCount(elements: inputs))
         }

@@ -20,7 +20,7 @@ struct IntegerKernelTests {
     }
 
     static func repack(_ type: GGMLType, _ source: UnsafeRawPointer, outputs: Int, inputs: Int) -> UnsafeMutableRawPointer {
-        Repacked.repack(type, source, outputs: outputs, inputs: inputs)!
+        Repacked.repack(type, source, outputs: outputs, inputs: inputs)
     }
 
     @Test(arguments: ["blk.0.ffn_gate.weight", "token_embd.weight"])
@@ -120,7 +120,7 @@ struct IntegerKernelTests {
         let source = Self.randomBlocks(type, outputs: outputs, inputs: inputs)
         let rowBytes = type.byteCount(elements: inputs)
         try source.withUnsafeBytes { raw in
-            let packed = try #require(Repacked.repack(type, raw.baseAddress!, outputs: outputs, inputs: inputs))
+            let packed = Repacked.repack(type, raw.baseAddress!, outputs: outputs, inputs: inputs)
             defer { packed.deallocate() }
             var weights = [[Float]]()
             for o in 0..<outputs {
@@ -156,6 +156,16 @@ struct IntegerKernelTests {
         }
     }
 
+    /// Each layout keeps the file's bit widths: a decode step reads no more than
+    /// the file's bytes, but for the K-quants' 6-bit scales and minima stored a
+    /// byte each (32 bytes more per eight super-blocks of Q4_K and Q5_K).
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q4_K, .q5_0, .q5_1, .q5_K, .q6_K, .q8_0])
+    func repackedLayoutsKeepTheFilesWidth(_ type: GGMLType) {
+        let (outputs, inputs) = (16, 512)
+        let file = outputs * type.byteCount(elements: inputs), extra = type == .q4_K || type == .q5_K ? 32 * (outputs / 8) * (inputs / 256) : 0
+        #expect(Repacked.bytes(type, inputs: inputs, outputs: outputs) == file + extra, "\(type)")
+    }
+
     /// Every instruction-set variant this CPU can run gives the AVX2 variant's
     /// bits, on every repacked layout, for a tile of four rows and a tail.
     @Test func everyInstructionSetGivesTheSameBits() throws {
@@ -173,7 +183,7 @@ struct IntegerKernelTests {
         for type in [GGMLType.q4_0, .q4_1, .q4_K, .q5_0, .q5_1, .q5_K, .q6_K, .q8_0] {
             let source = Self.randomBlocks(type, outputs: outputs, inputs: inputs)
             try source.withUnsafeBytes { raw in
-                let packed = try #require(Repacked.repack(type, raw.baseAddress!, outputs: outputs, inputs: inputs))
+                let packed = Repacked.repack(type, raw.baseAddress!, outputs: outputs, inputs: inputs)
                 defer { packed.deallocate() }
                 var results: [InstructionSet: [Float]] = [:]
                 let a = activations.first { $0.grouping == Q8Activations.grouping(forRepacked: type) }!

@@ -29,17 +29,21 @@ int wafer_isa(void);
 int wafer_set_isa(int isa);
 const char *wafer_isa_name(int isa);
 /// Weights repacked eight rows at a time by Runtime's packers (Q4x8: Q4_0,
-/// Q4_1; Q4Kx8: Q4_K; Q5x8: Q5_1, Q5_K with F32 scales when `wide_scales`;
-/// Q50x8: Q5_0; Q6Kx8: Q6_K; Q8x8: Q8_0): outputs 8·group_begin ..< 8·group_end.
+/// Q4_1; MinimumKx8: Q4_K, Q5_K; FiveBitx8: Q5_0, Q5_1; Q6Kx8: Q6_K; Q8x8:
+/// Q8_0): outputs 8·group_begin ..< 8·group_end.
 /// A different, equally fixed order of operations per output than wafer_q4_1_rows.
 /// The K layouts take activations from wafer_quantize_rows_q8_super and `supers`
 /// super-blocks per row; the others blocks of 32 from wafer_quantize_rows_q8.
 void wafer_q4x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
+void wafer_q40x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
+                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
 void wafer_q4kx8_rows(const uint8_t *packed, int supers, int group_begin, int group_end,
                       const int8_t *q, const float *scale, const int16_t *sums, int rows, float *y, size_t ldy);
-void wafer_q5x8_rows(const uint8_t *packed, int blocks, int wide_scales, int group_begin, int group_end,
-                     const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
+void wafer_q5kx8_rows(const uint8_t *packed, int supers, int group_begin, int group_end,
+                      const int8_t *q, const float *scale, const int16_t *sums, int rows, float *y, size_t ldy);
+void wafer_q51x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
+                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
 void wafer_q50x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                       const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
 void wafer_q6kx8_rows(const uint8_t *packed, int supers, int group_begin, int group_end,

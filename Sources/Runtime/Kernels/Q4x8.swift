@@ -1,33 +1,35 @@
 import GGUF
 
-/// 4-bit weights (Q4_0, Q4_1) repacked at load, eight rows interleaved, for
-/// the integer kernel (`wafer_q4x8_rows`). Every 32 inputs of a row are
-/// stored as w = d·q + m with q in 0...15; per group of eight rows and block
-/// of 32 inputs:
+/// 4-bit weights (Q4_0, Q4_1) repacked at load at their own width, eight
+/// rows interleaved, for `wafer_q40x8_rows` and `wafer_q4x8_rows`. Every 32
+/// inputs of a row are stored as q in 0...15 with w = d·q + m (Q4_1) or
+/// d·(q - 8) (Q4_0, whose m = -8d the kernel forms exactly in F32); per group
+/// of eight rows and block of 32 inputs:
 ///
-///     d[8] f16 | m[8] f16 | 4 chunks × 32 bytes
+///     d[8] f16 | m[8] f16 (Q4_1) | 4 chunks × 32 bytes
 ///
-/// 160 bytes, as many as eight Q4_1 blocks (Q4_0's m = -8d is exact in F16).
+/// 144 bytes (Q4_0) or 160 (Q4_1), as many as eight of the file's blocks.
 /// Byte 4j+i of chunk u holds row j's element 4u+i in its low nibble and
 /// element 16+4u+i in its high nibble: one 32-bit lane per row, so four
 /// activation bytes broadcast against a chunk multiply all eight rows.
 /// Dequantising the packed form gives the original values bit for bit.
 enum Q4x8 {
-    static let blockBytes = 160
+    static func headerBytes(_ type: GGMLType) -> Int { type == .q4_1 ? 32 : 16 }
+    static func blockBytes(_ type: GGMLType) -> Int { headerBytes(type) + 128 }
 
-    static func bytes(inputs: Int, outputs: Int) -> Int { outputs / 8 * (inputs / 32) * blockBytes }
+    static func bytes(_ type: GGMLType, inputs: Int, outputs: Int) -> Int { outputs / 8 * (inputs / 32) * blockBytes(type) }
 
-    /// A new buffer with the rows of `source` (`outputs` rows of `inputs` values of `type`)
-    /// interleaved; nil if a Q4_0 scale is too large for m = -8d to fit in F16.
-    static func repack(_ type: GGMLType, _ source: UnsafeRawPointer, outputs: Int, inputs: Int) -> UnsafeMutableRawPointer? {
-        let blocks = inputs / 32, rowBytes = type.byteCount(elements: inputs)
-        let packed = UnsafeMutableRawPointer.allocate(byteCount: bytes(inputs: inputs, outputs: outputs), alignment: 64)
+    /// A new buffer with the rows of `source` (`outputs` rows of `inputs` values of `type`) interleaved.
+    static func repack(_ type: GGMLType, _ source: UnsafeRawPointer, outputs: Int, inputs: Int) -> UnsafeMutableRawPointer {
+        let blocks = inputs / 32, rowBytes = type.byteCount(elements: inputs), bytes = blockBytes(type)
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: self.bytes(type, inputs: inputs, outputs: outputs), alignment: 64)
         var nibbles = [UInt8](repeating: 0, count: 32)
         for g in 0..<outputs / 8 {
             for b in 0..<blocks {
-                let out = packed + (g * blocks + b) * blockBytes
+                let out = packed + (g * blocks + b) * bytes
                 for j in 0..<8 {
-                    let block = source + (g * 8 + j) * rowBytes + b * (type == .q4_1 ? 20 : 18)
+                    // d f16, (m f16,) qs[16]: element e's nibble in qs[e % 16], low for e < 16.
+                    let block = source + (g * 8 + j) * rowBytes + b * type.blockBytes
                     let qs = block + (type == .q4_1 ? 4 : 2)
                     for e in 0..<16 {
                         let byte = qs.load(fromByteOffset: e, as: UInt8.self)
@@ -35,14 +37,8 @@ enum Q4x8 {
                         nibbles[16 + e] = byte >> 4
                     }
                     (out + 2 * j).copyMemory(from: block, byteCount: 2)  // d
-                    if type == .q4_1 {
-                        (out + 16 + 2 * j).copyMemory(from: block + 2, byteCount: 2)
-                    } else {
-                        let m = Float16(-8 * Dequantize.half(block, 0))
-                        guard m.isFinite else { packed.deallocate(); return nil }
-                        out.storeBytes(of: m.bitPattern, toByteOffset: 16 + 2 * j, as: UInt16.self)
-                    }
-                    storeNibbles(nibbles, into: out + 32, row: j)
+                    if type == .q4_1 { (out + 16 + 2 * j).copyMemory(from: block + 2, byteCount: 2) }
+                    storeNibbles(nibbles, into: out + headerBytes(type), row: j)
                 }
             }
         }
@@ -65,9 +61,8 @@ enum Q4x8 {
     }
 
     /// Row `row` as F32, equal bit for bit to dequantising the original blocks.
-    static func dequantize(_ packed: UnsafeRawPointer, blocks: Int, row: Int, into out: UnsafeMutablePointer<Float>) {
-        MinimumScales.dequantize(packed, blocks: blocks, groupBlockBytes: blockBytes, wide: false, row: row, into: out) { block, j, e in
-            nibble(block + 32, row: j, e)
-        }
+    static func dequantize(_ type: GGMLType, _ packed: UnsafeRawPointer, blocks: Int, row: Int, into out: UnsafeMutablePointer<Float>) {
+        Repacked.dequantizeBlocks(packed, blocks: blocks, blockBytes: blockBytes(type), minimum: type == .q4_1, offset: 8, row: row,
+                                  into: out) { chunks, j, e in Int(nibble(chunks, row: j, e)) }
     }
 }

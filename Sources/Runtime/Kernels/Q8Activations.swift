@@ -33,7 +33,7 @@ struct Q8Activations {
     /// The grouping the kernels for `type`'s repacked layout take.
     static func grouping(forRepacked type: GGMLType) -> Grouping {
         switch Repacked.layout(type) {
-        case .q4Kx8, .q6Kx8: .superBlocks
+        case .q4Kx8, .q5Kx8, .q6Kx8: .superBlocks
         default: .blocks
         }
     }
@@ -109,10 +109,12 @@ struct Q8Activations {
         let w = packed.assumingMemoryBound(to: UInt8.self), n = Int32(blocks), r = Int32(rows), supers = Int32(blocks / 8)
         let (first, last) = (Int32(outputs.lowerBound / 8), Int32(outputs.upperBound / 8))
         switch Repacked.layout(type) {
+        case .q4x8 where type == .q4_0: wafer_q40x8_rows(w, n, first, last, q, scale, sum, r, y, ldy)
         case .q4x8: wafer_q4x8_rows(w, n, first, last, q, scale, sum, r, y, ldy)
         case .q4Kx8: wafer_q4kx8_rows(w, supers, first, last, q, scale, halfBlockSums, r, y, ldy)
-        case .q5x8: wafer_q5x8_rows(w, n, Q5x8.wideScales(type) ? 1 : 0, first, last, q, scale, sum, r, y, ldy)
+        case .q5Kx8: wafer_q5kx8_rows(w, supers, first, last, q, scale, halfBlockSums, r, y, ldy)
         case .q50x8: wafer_q50x8_rows(w, n, first, last, q, scale, r, y, ldy)
+        case .q51x8: wafer_q51x8_rows(w, n, first, last, q, scale, sum, r, y, ldy)
         case .q6Kx8: wafer_q6kx8_rows(w, supers, first, last, q, scale, halfBlockSums, r, y, ldy)
         case .q8x8: wafer_q8x8_rows(w, n, first, last, q, scale, r, y, ldy)
         case nil: preconditionFailure("\(type) is not repacked")

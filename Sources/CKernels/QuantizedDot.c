@@ -285,6 +285,24 @@ static inline __m256i bit_pair(__m256i bits, int u) {
 #undef DOT_U8_S8
 #undef WAFER_VNNI
 
+// The VNNI variants' code with vpdpbusd emulated exactly on AVX2 (each
+// product fits 16 bits: u8 · s8 lies in -32640...32385), so that a machine
+// without VNNI runs and tests that code too. Never chosen for speed.
+static inline __m256i dpbusd_emulated(__m256i acc, __m256i u, __m256i s) {
+    const __m256i low_bytes = _mm256_set1_epi16(0x00FF);
+    const __m256i u_even = _mm256_and_si256(u, low_bytes), u_odd = _mm256_srli_epi16(u, 8);
+    const __m256i s_even = _mm256_srai_epi16(_mm256_slli_epi16(s, 8), 8), s_odd = _mm256_srai_epi16(s, 8);
+    return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(u_even, s_even), _mm256_madd_epi16(u_odd, s_odd)));
+}
+
+#define ISA(name) name##_vnni_emulated
+#define DOT_U8_S8(acc, u, s) dpbusd_emulated(acc, u, s)
+#define WAFER_VNNI 1
+#include "EightRows.h"
+#undef ISA
+#undef DOT_U8_S8
+#undef WAFER_VNNI
+
 #pragma clang attribute push(__attribute__((target("avxvnni"))), apply_to = function)
 #define ISA(name) name##_avxvnni
 #define DOT_U8_S8(acc, u, s) _mm256_dpbusd_avx_epi32(acc, u, s)
@@ -316,6 +334,7 @@ int wafer_isa_supported(int isa) {
     switch (isa) {
     case WAFER_ISA_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     case WAFER_ISA_AVX_VNNI: return wafer_isa_supported(WAFER_ISA_AVX2) && __builtin_cpu_supports("avxvnni");
+    case WAFER_ISA_VNNI_EMULATED: return wafer_isa_supported(WAFER_ISA_AVX2);
     case WAFER_ISA_AVX512_VNNI:
         return wafer_isa_supported(WAFER_ISA_AVX2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
             && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
@@ -343,6 +362,7 @@ const char *wafer_isa_name(int isa) {
     switch (isa) {
     case WAFER_ISA_AVX_VNNI: return "avx-vnni";
     case WAFER_ISA_AVX512_VNNI: return "avx512-vnni";
+    case WAFER_ISA_VNNI_EMULATED: return "vnni-emulated";
     default: return "avx2";
     }
 }
@@ -352,6 +372,7 @@ const char *wafer_isa_name(int isa) {
     switch (wafer_isa()) {                                                     \
     case WAFER_ISA_AVX512_VNNI: name##_avx512vnni args; break;                 \
     case WAFER_ISA_AVX_VNNI: name##_avxvnni args; break;                       \
+    case WAFER_ISA_VNNI_EMULATED: name##_vnni_emulated args; break;            \
     default: name##_avx2 args;                                                 \
     }
 

@@ -86,7 +86,7 @@ enum BenchCommand {
         } else {
             print("model           \(path) (\(precision.rawValue) precision, \(result.threads) threads, loaded in \(String(format: "%.2f", loadSeconds)) s)")
             print("kernels         \(result.kernels) (this CPU: "
-                  + InstructionSet.allCases.map { "\($0.name) \($0.isSupported ? "yes" : "no")" }.joined(separator: ", ") + ")")
+                  + InstructionSet.hardware.map { "\($0.name) \($0.isSupported ? "yes" : "no")" }.joined(separator: ", ") + ")")
             print("prompt          \(promptLength) tokens: \(String(format: "%.1f", result.promptTokensPerSecond)) tok/s (median of \(repeats))")
             print("decode          \(decodeLength) tokens\(depth > 0 ? " after \(depth) cached" : ""): "
                   + "\(String(format: "%.1f", result.decodeTokensPerSecond)) tok/s (median of \(repeats))")

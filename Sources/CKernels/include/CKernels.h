@@ -21,7 +21,8 @@ void wafer_q4_1_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_beg
                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
 /// The instruction sets the eight-row kernels are compiled for; the best the
 /// CPU has is chosen at the first call (cpuid). Every variant gives the same bits.
-enum { WAFER_ISA_AVX2 = 0, WAFER_ISA_AVX_VNNI = 1, WAFER_ISA_AVX512_VNNI = 2 };
+/// WAFER_ISA_VNNI_EMULATED runs the VNNI variants' code on AVX2 (for tests; never chosen).
+enum { WAFER_ISA_AVX2 = 0, WAFER_ISA_AVX_VNNI = 1, WAFER_ISA_AVX512_VNNI = 2, WAFER_ISA_VNNI_EMULATED = 3 };
 int wafer_isa_supported(int isa);
 /// The variant in use.
 int wafer_isa(void);

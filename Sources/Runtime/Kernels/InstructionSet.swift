@@ -5,6 +5,12 @@ import CKernels
 /// build time. The integer sums are exact, so every variant gives the same bits.
 public enum InstructionSet: Int32, CaseIterable, Sendable {
     case avx2 = 0, avxVNNI = 1, avx512VNNI = 2
+    /// The VNNI variants' code with vpdpbusd emulated on AVX2: lets a machine
+    /// without VNNI test that code. Never chosen; not a CPU feature.
+    case emulatedVNNI = 3
+
+    /// The sets a CPU may have.
+    public static let hardware: [InstructionSet] = [.avx2, .avxVNNI, .avx512VNNI]
 
     public static var current: InstructionSet { InstructionSet(rawValue: wafer_isa()) ?? .avx2 }
 

@@ -17,6 +17,15 @@ public final class PostgresConnection: @unchecked Sendable {  // one user at a t
         connection = c
         // Notices (e.g. "relation already exists, skipping") are not errors: keep them off stderr.
         PQsetNoticeProcessor(c, { _, _ in }, nil)
+        limitIdleTransactions()
+    }
+
+    /// A replica stopped inside a transaction (SIGSTOP, a stalled VM) would hold its
+    /// row locks for good, and the replica sweeping its running rows would wait on
+    /// them forever; the server ends such a session after 5 s instead (our
+    /// transactions take milliseconds), and its writer retries on a new connection.
+    private func limitIdleTransactions() {
+        try? execute("SET idle_in_transaction_session_timeout = '5s'")
     }
 
     deinit { PQfinish(connection) }
@@ -26,6 +35,7 @@ public final class PostgresConnection: @unchecked Sendable {  // one user at a t
     /// Reconnects with the same parameters; true if it worked.
     public func reset() -> Bool {
         PQreset(connection)
+        if isConnected { limitIdleTransactions() }
         return isConnected
     }
 

@@ -14,52 +14,57 @@ import Testing
         return (q, d, d * Float(q.reduce(0) { $0 + Int($1) }))
     }
 
+    /// Pseudo-random values of a spread of magnitudes (up to `spread`).
+    static func values(_ count: Int, seed: UInt64, spread: Int) -> [Float] {
+        var state = seed
+        return (0..<count).map { i in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return (Float(state >> 40) / Float(1 << 24) - 0.5) * Float(1 + i % spread)
+        }
+    }
+
+    /// `body` with `x` quantised in `grouping` (in a buffer that lives as long as the call).
+    static func quantized(_ x: [Float], rows: Int, inputs: Int, _ grouping: Q8Activations.Grouping, _ body: (Q8Activations) -> Void) {
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs, grouping: grouping),
+                                                      alignment: 64)
+        defer { buffer.deallocate() }
+        x.withUnsafeBufferPointer { body(Q8Activations($0.baseAddress!, rows: rows, inputs: inputs, grouping: grouping, buffer: buffer)) }
+    }
+
     @Test func matchesTheScalarRuleBitForBit() {
         let rows = 3, inputs = 128, blocks = inputs / 32
-        var state: UInt64 = 99
-        var x = (0..<rows * inputs).map { i -> Float in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return (Float(state >> 40) / Float(1 << 24) - 0.5) * Float(1 + i % 5)
-        }
+        var x = Self.values(rows * inputs, seed: 99, spread: 5)
         // A block with exact halves after scaling (amax 127: q = x), one all zero, one negative-only.
         for j in 0..<32 { x[32 + j] = j == 0 ? 127 : Float(j) - 15.5 }
         for j in 0..<32 { x[64 + j] = 0 }
         for j in 0..<32 { x[inputs + j] = -Float(j + 1) / 3 }
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs, grouping: .blocks),
-                                                      alignment: 64)
-        defer { buffer.deallocate() }
-        let a = x.withUnsafeBufferPointer { Q8Activations($0.baseAddress!, rows: rows, inputs: inputs, grouping: .blocks, buffer: buffer) }
-        for b in 0..<rows * blocks {
-            let expected = Self.reference(x[b * 32..<(b + 1) * 32])
-            #expect((0..<32).map { a.q[b * 32 + $0] } == expected.q, "block \(b)")
-            #expect(a.scale[b].bitPattern == expected.d.bitPattern && a.sum[b].bitPattern == expected.sum.bitPattern, "block \(b)")
+        Self.quantized(x, rows: rows, inputs: inputs, .blocks) { a in
+            for b in 0..<rows * blocks {
+                let expected = Self.reference(x[b * 32..<(b + 1) * 32])
+                #expect((0..<32).map { a.q[b * 32 + $0] } == expected.q, "block \(b)")
+                #expect(a.scale[b].bitPattern == expected.d.bitPattern && a.sum[b].bitPattern == expected.sum.bitPattern, "block \(b)")
+            }
+            // The halves block rounded to even: -14.5 → -14, -13.5 → -14, 0.5 → 0, 1.5 → 2.
+            #expect(a.q[32 + 1] == -14 && a.q[32 + 2] == -14 && a.q[32 + 16] == 0 && a.q[32 + 17] == 2)
         }
-        // The halves block rounded to even: -14.5 → -14, -13.5 → -14, 0.5 → 0, 1.5 → 2.
-        #expect(a.q[32 + 1] == -14 && a.q[32 + 2] == -14 && a.q[32 + 16] == 0 && a.q[32 + 17] == 2)
     }
 
     @Test func superBlocksFollowTheSameRuleWithIntegerSums() {
         let rows = 2, inputs = 512, supers = inputs / 256
-        var state: UInt64 = 7
-        var x = (0..<rows * inputs).map { i -> Float in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return (Float(state >> 40) / Float(1 << 24) - 0.5) * Float(1 + i % 9)
-        }
+        var x = Self.values(rows * inputs, seed: 7, spread: 9)
         for j in 0..<256 { x[256 + j] = 0 }                   // an all-zero super-block
         for j in 0..<256 { x[inputs + j] = -Float(j + 1) / 7 } // a negative-only one
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs, grouping: .superBlocks),
-                                                      alignment: 64)
-        defer { buffer.deallocate() }
-        let a = x.withUnsafeBufferPointer { Q8Activations($0.baseAddress!, rows: rows, inputs: inputs, grouping: .superBlocks, buffer: buffer) }
-        for s in 0..<rows * supers {
-            let expected = Self.reference(x[s * 256..<(s + 1) * 256])
-            #expect((0..<256).map { a.q[s * 256 + $0] } == expected.q, "super-block \(s)")
-            #expect(a.scale[s].bitPattern == expected.d.bitPattern, "super-block \(s)")
-            for h in 0..<16 {
-                let sum = (0..<16).reduce(0) { $0 + Int(expected.q[16 * h + $1]) }
-                #expect(Int(a.halfBlockSums[s * 16 + h]) == sum, "super-block \(s) values \(16 * h)...")
+        Self.quantized(x, rows: rows, inputs: inputs, .superBlocks) { a in
+            for s in 0..<rows * supers {
+                let expected = Self.reference(x[s * 256..<(s + 1) * 256])
+                #expect((0..<256).map { a.q[s * 256 + $0] } == expected.q, "super-block \(s)")
+                #expect(a.scale[s].bitPattern == expected.d.bitPattern, "super-block \(s)")
+                for h in 0..<16 {
+                    let sum = (0..<16).reduce(0) { $0 + Int(expected.q[16 * h + $1]) }
+                    #expect(Int(a.halfBlockSums[s * 16 + h]) == sum, "super-block \(s) values \(16 * h)...")
+                }
             }
+            #expect(a.scale(row: 1, input: 300) == a.scale[3] && a.scale[1] == 0)
         }
-        #expect(a.scale(row: 1, input: 300) == a.scale[3] && a.scale[1] == 0)
     }
 }

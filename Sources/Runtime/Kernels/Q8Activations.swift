@@ -53,7 +53,11 @@ struct Q8Activations {
         self.blocks = blocks
         scale = buffer.bindMemory(to: Float.self, capacity: scales)
         sums = buffer + scales * MemoryLayout<Float>.size
-        if grouping == .blocks { sums.bindMemory(to: Float.self, capacity: rows * blocks) } else { sums.bindMemory(to: Int16.self, capacity: 2 * rows * blocks) }
+        if grouping == .blocks {
+            sums.bindMemory(to: Float.self, capacity: rows * blocks)
+        } else {
+            sums.bindMemory(to: Int16.self, capacity: 2 * rows * blocks)
+        }
         q = (sums + rows * blocks * 4).bindMemory(to: Int8.self, capacity: rows * inputs)
         let job = Quantize(x: x, rows: rows, inputs: inputs, into: self)
         if rows == 1 { job.run(part: 0, of: 1) } else { WorkerPool.shared.run(job) }

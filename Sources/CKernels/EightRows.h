@@ -227,17 +227,25 @@ static inline __attribute__((always_inline)) void ISA(k_quant_tile)(int kind, co
                 ISA(six_bit_block)(p, x, tile, total);
             }
         }
-        // Σ_b c_b·Σx_b per row, 16-bit (c for both halves of block b) against (Σx first 16, Σx last 16):
-        // c = (m_b, m_b) for Q4_K and Q5_K, (sc_b0, sc_b1) for Q6_K.
+        // Σ_b c_b·Σx_b per row, in 16-bit pairs: Q4_K and Q5_K the minima of
+        // blocks 2k, 2k+1 against their sums of 32; Q6_K block b's two scales
+        // against the sums of its halves.
+        const int16_t *row_sums[4];
+        for (int i = 0; i < tile; i++) row_sums[i] = sums + ((size_t)(r + i) * supers + s) * WAFER_SUPER_SUMS;
         __m256i offset[4];
         for (int i = 0; i < tile; i++) offset[i] = _mm256_setzero_si256();
-        for (int b = 0; b < 8; b++) {
-            const uint8_t *p = head + header + b * bytes;
-            const __m256i c = kind == SIX_BIT_K ? interleaved_i8_to_i16(p, p + 8) : interleaved_u8_to_i16(p + 8, p + 8);
-            for (int i = 0; i < tile; i++) {
-                const __m256i halves = broadcast4((const int8_t *)(sums + ((size_t)(r + i) * supers + s) * 16 + 2 * b));
-                offset[i] = _mm256_add_epi32(offset[i], _mm256_madd_epi16(c, halves));
+        const int pairs = kind == SIX_BIT_K ? 8 : 4;
+        for (int k = 0; k < pairs; k++) {
+            __m256i c;
+            int at;
+            if (kind == SIX_BIT_K) {
+                const uint8_t *p = head + header + k * bytes;
+                c = interleaved_i8_to_i16(p, p + 8), at = 2 * k;
+            } else {
+                const uint8_t *p = head + header + 2 * k * bytes;
+                c = interleaved_u8_to_i16(p + 8, p + bytes + 8), at = 16 + 2 * k;
             }
+            for (int i = 0; i < tile; i++) offset[i] = _mm256_add_epi32(offset[i], _mm256_madd_epi16(c, broadcast4((const int8_t *)(row_sums[i] + at))));
         }
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)head));
         if (kind != SIX_BIT_K) {

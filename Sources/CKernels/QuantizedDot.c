@@ -64,16 +64,18 @@ void wafer_quantize_rows_q8(const float *x, int rows, int blocks, int8_t *q, flo
     }
 }
 
-// The same rule per super-block of 256, with Σq per 16 values kept as an integer.
+// The same rule per super-block of 256, with Σq per 16 values and per 32 kept as integers.
 void wafer_quantize_rows_q8_super(const float *x, int rows, int supers, int8_t *q, float *scale, int16_t *sums) {
     for (size_t s = 0; s < (size_t)rows * supers; s++) {
         const float amax = absolute_max(x + s * 256, 256);
         const __m256 inverse = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+        int16_t *sum = sums + s * WAFER_SUPER_SUMS;
         for (size_t b = 0; b < 8; b++) {
             int half[2];
             quantize_block(x + s * 256 + b * 32, inverse, q + s * 256 + b * 32, half);
-            sums[s * 16 + 2 * b] = (int16_t)half[0];
-            sums[s * 16 + 2 * b + 1] = (int16_t)half[1];
+            sum[2 * b] = (int16_t)half[0];
+            sum[2 * b + 1] = (int16_t)half[1];
+            sum[16 + b] = (int16_t)(half[0] + half[1]);
         }
         scale[s] = amax / 127.0f;
     }

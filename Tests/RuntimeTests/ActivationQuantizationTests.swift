@@ -59,9 +59,14 @@ import Testing
                 let expected = Self.reference(x[s * 256..<(s + 1) * 256])
                 #expect((0..<256).map { a.q[s * 256 + $0] } == expected.q, "super-block \(s)")
                 #expect(a.scale[s].bitPattern == expected.d.bitPattern, "super-block \(s)")
+                let sums = a.integerSums + s * Q8Activations.integerSumsPerSuperBlock
                 for h in 0..<16 {
                     let sum = (0..<16).reduce(0) { $0 + Int(expected.q[16 * h + $1]) }
-                    #expect(Int(a.halfBlockSums[s * 16 + h]) == sum, "super-block \(s) values \(16 * h)...")
+                    #expect(Int(sums[h]) == sum, "super-block \(s) values \(16 * h)...")
+                }
+                for b in 0..<8 {
+                    let sum = (0..<32).reduce(0) { $0 + Int(expected.q[32 * b + $1]) }
+                    #expect(Int(sums[16 + b]) == sum, "super-block \(s) values \(32 * b)...")
                 }
             }
             #expect(a.scale(row: 1, input: 300) == a.scale[3] && a.scale[1] == 0)

@@ -9,8 +9,10 @@
 /// Layout: q [rows][blocks·32], scale and sum [rows][blocks].
 void wafer_quantize_rows_q8(const float *x, int rows, int blocks, int8_t *q, float *scale, float *sum);
 /// The same per super-block of 256 floats (the K-quant kernels' activations),
-/// with Σq per 16 values as an integer. Layout: q [rows][supers·256],
-/// scale [rows][supers], sums [rows][supers·16].
+/// with Σq as integers: per super-block the sums of its 16 runs of 16 values,
+/// then of its 8 blocks of 32. Layout: q [rows][supers·256],
+/// scale [rows][supers], sums [rows][supers·WAFER_SUPER_SUMS].
+enum { WAFER_SUPER_SUMS = 24 };
 void wafer_quantize_rows_q8_super(const float *x, int rows, int supers, int8_t *q, float *scale, int16_t *sums);
 
 /// y[r·ldy + o] = Σ over blocks of W[o] · activation row r, for o in

@@ -10,7 +10,7 @@ struct Q8Activations {
     enum Grouping {
         /// d per block of 32, with d·Σq (F32) per block.
         case blocks
-        /// d per super-block of 256, with Σq (Int16) per 16 inputs.
+        /// d per super-block of 256, with Σq (Int16) per 16 inputs and per 32.
         case superBlocks
 
         var inputs: Int { self == .blocks ? 32 : 256 }
@@ -20,13 +20,14 @@ struct Q8Activations {
     let q: UnsafeMutablePointer<Int8>
     /// [rows, inputs / grouping.inputs]
     let scale: UnsafeMutablePointer<Float>
-    /// F32 d·Σq per block of 32 (blocks) or Int16 Σq per 16 inputs (superBlocks): 4 bytes per 32 inputs either way.
+    /// F32 d·Σq per block of 32 (blocks), or per super-block WAFER_SUPER_SUMS Int16 Σq: per 16 inputs, then per 32.
     private let sums: UnsafeMutableRawPointer
     /// Blocks of 32 per row.
     let blocks: Int
 
     var sum: UnsafeMutablePointer<Float> { sums.assumingMemoryBound(to: Float.self) }
-    var halfBlockSums: UnsafeMutablePointer<Int16> { sums.assumingMemoryBound(to: Int16.self) }
+    var integerSums: UnsafeMutablePointer<Int16> { sums.assumingMemoryBound(to: Int16.self) }
+    static let integerSumsPerSuperBlock = Int(WAFER_SUPER_SUMS)
 
     static func supports(_ type: GGMLType) -> Bool { type == .q4_1 || type == .q8_0 }
 
@@ -41,7 +42,14 @@ struct Q8Activations {
     /// Bytes needed for `rows` rows of `inputs` values.
     static func bytes(rows: Int, inputs: Int, grouping: Grouping) -> Int {
         let scales = rows * (inputs / grouping.inputs) * MemoryLayout<Float>.size
-        return scales + rows * (inputs / 32) * 4 + rows * inputs
+        return scales + sumBytes(rows: rows, inputs: inputs, grouping: grouping) + rows * inputs
+    }
+
+    private static func sumBytes(rows: Int, inputs: Int, grouping: Grouping) -> Int {
+        switch grouping {
+        case .blocks: rows * (inputs / 32) * MemoryLayout<Float>.size
+        case .superBlocks: rows * (inputs / 256) * integerSumsPerSuperBlock * MemoryLayout<Int16>.size
+        }
     }
 
     /// Quantises `rows` rows of `x` into `buffer` (at least `bytes(rows:inputs:grouping:)` long),
@@ -56,9 +64,9 @@ struct Q8Activations {
         if grouping == .blocks {
             sums.bindMemory(to: Float.self, capacity: rows * blocks)
         } else {
-            sums.bindMemory(to: Int16.self, capacity: 2 * rows * blocks)
+            sums.bindMemory(to: Int16.self, capacity: rows * (inputs / 256) * Self.integerSumsPerSuperBlock)
         }
-        q = (sums + rows * blocks * 4).bindMemory(to: Int8.self, capacity: rows * inputs)
+        q = (sums + Self.sumBytes(rows: rows, inputs: inputs, grouping: grouping)).bindMemory(to: Int8.self, capacity: rows * inputs)
         let job = Quantize(x: x, rows: rows, inputs: inputs, into: self)
         if rows == 1 { job.run(part: 0, of: 1) } else { WorkerPool.shared.run(job) }
     }
@@ -83,7 +91,7 @@ struct Q8Activations {
             case .superBlocks:
                 let supers = inputs / 256
                 wafer_quantize_rows_q8_super(x, Int32(range.count), Int32(supers), q, into.scale + range.lowerBound * supers,
-                                             into.halfBlockSums + 2 * range.lowerBound * blocks)
+                                             into.integerSums + range.lowerBound * supers * Q8Activations.integerSumsPerSuperBlock)
             }
         }
     }
@@ -115,11 +123,11 @@ struct Q8Activations {
         switch Repacked.layout(type) {
         case .q4x8 where type == .q4_0: wafer_q40x8_rows(w, n, first, last, q, scale, sum, r, y, ldy)
         case .q4x8: wafer_q4x8_rows(w, n, first, last, q, scale, sum, r, y, ldy)
-        case .q4Kx8: wafer_q4kx8_rows(w, supers, first, last, q, scale, halfBlockSums, r, y, ldy)
-        case .q5Kx8: wafer_q5kx8_rows(w, supers, first, last, q, scale, halfBlockSums, r, y, ldy)
+        case .q4Kx8: wafer_q4kx8_rows(w, supers, first, last, q, scale, integerSums, r, y, ldy)
+        case .q5Kx8: wafer_q5kx8_rows(w, supers, first, last, q, scale, integerSums, r, y, ldy)
         case .q50x8: wafer_q50x8_rows(w, n, first, last, q, scale, r, y, ldy)
         case .q51x8: wafer_q51x8_rows(w, n, first, last, q, scale, sum, r, y, ldy)
-        case .q6Kx8: wafer_q6kx8_rows(w, supers, first, last, q, scale, halfBlockSums, r, y, ldy)
+        case .q6Kx8: wafer_q6kx8_rows(w, supers, first, last, q, scale, integerSums, r, y, ldy)
         case .q8x8: wafer_q8x8_rows(w, n, first, last, q, scale, r, y, ldy)
         case nil: preconditionFailure("\(type) is not repacked")
         }

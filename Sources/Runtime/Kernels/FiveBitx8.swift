@@ -16,12 +16,10 @@ enum FiveBitx8 {
 
     static func bytes(_ type: GGMLType, inputs: Int, outputs: Int) -> Int { outputs / 8 * (inputs / 32) * blockBytes(type) }
 
-    static func repack(_ type: GGMLType, _ source: UnsafeRawPointer, outputs: Int, inputs: Int) -> UnsafeMutableRawPointer {
+    static func repack(_ type: GGMLType, _ source: UnsafeRawPointer, into packed: UnsafeMutableRawPointer, groups: Range<Int>, inputs: Int) {
         let blocks = inputs / 32, rowBytes = type.byteCount(elements: inputs), bytes = blockBytes(type), header = headerBytes(type)
-        let packed = UnsafeMutableRawPointer.allocate(byteCount: self.bytes(type, inputs: inputs, outputs: outputs), alignment: 64)
-        packed.initializeMemory(as: UInt8.self, repeating: 0, count: self.bytes(type, inputs: inputs, outputs: outputs))
         var nibbles = [UInt8](repeating: 0, count: 32), fifths = nibbles
-        for g in 0..<outputs / 8 {
+        for g in groups {
             for b in 0..<blocks {
                 let out = packed + (g * blocks + b) * bytes
                 for j in 0..<8 {
@@ -41,7 +39,6 @@ enum FiveBitx8 {
                 }
             }
         }
-        return packed
     }
 
     /// Row `j`'s 32 fifth bits (0 or 1) into a zeroed chunk: bit u of byte 4j+i

@@ -20,13 +20,10 @@ enum MinimumKx8 {
 
     static func bytes(_ type: GGMLType, inputs: Int, outputs: Int) -> Int { outputs / 8 * (inputs / 256) * superBytes(type) }
 
-    static func repack(_ type: GGMLType, _ source: UnsafeRawPointer, outputs: Int, inputs: Int) -> UnsafeMutableRawPointer {
+    static func repack(_ type: GGMLType, _ source: UnsafeRawPointer, into packed: UnsafeMutableRawPointer, groups: Range<Int>, inputs: Int) {
         let supers = inputs / 256, rowBytes = type.byteCount(elements: inputs), fifthBits = type == .q5_K
-        let count = bytes(type, inputs: inputs, outputs: outputs)
-        let packed = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
-        packed.initializeMemory(as: UInt8.self, repeating: 0, count: count)
         var nibbles = [UInt8](repeating: 0, count: 32), fifths = nibbles
-        for g in 0..<outputs / 8 {
+        for g in groups {
             for s in 0..<supers {
                 let header = packed + (g * supers + s) * superBytes(type)
                 for j in 0..<8 {
@@ -52,7 +49,6 @@ enum MinimumKx8 {
                 }
             }
         }
-        return packed
     }
 
     /// Row `row` as F32, equal bit for bit to dequantising the original blocks.

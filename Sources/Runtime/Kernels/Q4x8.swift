@@ -19,12 +19,11 @@ enum Q4x8 {
 
     static func bytes(_ type: GGMLType, inputs: Int, outputs: Int) -> Int { outputs / 8 * (inputs / 32) * blockBytes(type) }
 
-    /// A new buffer with the rows of `source` (`outputs` rows of `inputs` values of `type`) interleaved.
-    static func repack(_ type: GGMLType, _ source: UnsafeRawPointer, outputs: Int, inputs: Int) -> UnsafeMutableRawPointer {
+    /// Groups `groups` of the rows of `source` (rows of `inputs` values of `type`) interleaved into `packed`.
+    static func repack(_ type: GGMLType, _ source: UnsafeRawPointer, into packed: UnsafeMutableRawPointer, groups: Range<Int>, inputs: Int) {
         let blocks = inputs / 32, rowBytes = type.byteCount(elements: inputs), bytes = blockBytes(type)
-        let packed = UnsafeMutableRawPointer.allocate(byteCount: self.bytes(type, inputs: inputs, outputs: outputs), alignment: 64)
         var nibbles = [UInt8](repeating: 0, count: 32)
-        for g in 0..<outputs / 8 {
+        for g in groups {
             for b in 0..<blocks {
                 let out = packed + (g * blocks + b) * bytes
                 for j in 0..<8 {
@@ -42,7 +41,6 @@ enum Q4x8 {
                 }
             }
         }
-        return packed
     }
 
     /// Row `j`'s 32 values (0...15) into four nibble chunks at `chunks`.

@@ -16,19 +16,16 @@ enum Q6Kx8 {
 
     static func bytes(inputs: Int, outputs: Int) -> Int { outputs / 8 * (inputs / 256) * superBytes }
 
-    static func repack(_ source: UnsafeRawPointer, outputs: Int, inputs: Int) -> UnsafeMutableRawPointer {
+    static func repack(_ source: UnsafeRawPointer, into packed: UnsafeMutableRawPointer, groups: Range<Int>, inputs: Int) {
         let supers = inputs / 256, rowBytes = GGMLType.q6_K.byteCount(elements: inputs)
-        let packed = UnsafeMutableRawPointer.allocate(byteCount: bytes(inputs: inputs, outputs: outputs), alignment: 64)
-        packed.initializeMemory(as: UInt8.self, repeating: 0, count: bytes(inputs: inputs, outputs: outputs))
-        var values = [Float](repeating: 0, count: 256), nibbles = [UInt8](repeating: 0, count: 32)
-        for g in 0..<outputs / 8 {
+        var values = [UInt8](repeating: 0, count: 256), nibbles = [UInt8](repeating: 0, count: 32)
+        for g in groups {
             for s in 0..<supers {
                 let header = packed + (g * supers + s) * superBytes
                 for j in 0..<8 {
                     let superBlock = source + (g * 8 + j) * rowBytes + s * 210
                     (header + 2 * j).copyMemory(from: superBlock + 208, byteCount: 2)  // d
-                    Dequantize.run(.q6_K, from: superBlock, to: &values, count: 256)
-                    let d = Dequantize.half(superBlock, 208)
+                    values.withUnsafeMutableBufferPointer { unpack(superBlock, into: $0.baseAddress!) }
                     for sub in 0..<8 {
                         let out = header + headerBytes + sub * blockBytes
                         for half in 0..<2 {
@@ -36,9 +33,7 @@ enum Q6Kx8 {
                             out.storeBytes(of: sc, toByteOffset: 8 * half + j, as: Int8.self)
                         }
                         for e in 0..<32 {
-                            // w = (d·sc)·(q - 32) exactly, so w / (d·sc) is q - 32 exactly (any q when d·sc is 0).
-                            let scale = d * Float(superBlock.load(fromByteOffset: 192 + 2 * sub + e / 16, as: Int8.self))
-                            let q = UInt8(scale == 0 ? 32 : Int((values[32 * sub + e] / scale).rounded()) + 32)
+                            let q = values[32 * sub + e]
                             nibbles[e] = q & 0xF
                             let at = 16 + 128 + 32 * (e / 16) + 4 * j + e % 4
                             out.storeBytes(of: out.load(fromByteOffset: at, as: UInt8.self) | (q >> 4) << UInt8(2 * (e % 16 / 4)),
@@ -49,7 +44,22 @@ enum Q6Kx8 {
                 }
             }
         }
-        return packed
+    }
+
+    /// The 256 values (q in 0...63) of a Q6_K super-block: ql[128], qh[64], scales[16], d. In half n
+    /// of 128 values, value 32k + l has the low (k < 2) or high nibble of ql[64n + 32(k % 2) + l] and
+    /// bits 2k, 2k+1 of qh[32n + l].
+    private static func unpack(_ superBlock: UnsafeRawPointer, into q: UnsafeMutablePointer<UInt8>) {
+        let ql = superBlock.assumingMemoryBound(to: UInt8.self), qh = ql + 128
+        for n in 0..<2 {
+            for l in 0..<32 {
+                let a = ql[64 * n + l], b = ql[64 * n + 32 + l], h = qh[32 * n + l]
+                q[128 * n + l] = a & 0xF | (h & 3) << 4
+                q[128 * n + 32 + l] = b & 0xF | (h >> 2 & 3) << 4
+                q[128 * n + 64 + l] = a >> 4 | (h >> 4 & 3) << 4
+                q[128 * n + 96 + l] = b >> 4 | (h >> 6) << 4
+            }
+        }
     }
 
     /// Row `row` as F32, equal bit for bit to dequantising the original blocks.

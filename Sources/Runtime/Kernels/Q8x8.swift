@@ -11,10 +11,9 @@ enum Q8x8 {
 
     static func bytes(inputs: Int, outputs: Int) -> Int { outputs / 8 * (inputs / 32) * blockBytes }
 
-    static func repack(_ source: UnsafeRawPointer, outputs: Int, inputs: Int) -> UnsafeMutableRawPointer {
+    static func repack(_ source: UnsafeRawPointer, into packed: UnsafeMutableRawPointer, groups: Range<Int>, inputs: Int) {
         let blocks = inputs / 32, rowBytes = GGMLType.q8_0.byteCount(elements: inputs)
-        let packed = UnsafeMutableRawPointer.allocate(byteCount: bytes(inputs: inputs, outputs: outputs), alignment: 64)
-        for g in 0..<outputs / 8 {
+        for g in groups {
             for b in 0..<blocks {
                 let out = packed + (g * blocks + b) * blockBytes
                 for j in 0..<8 {
@@ -24,7 +23,6 @@ enum Q8x8 {
                 }
             }
         }
-        return packed
     }
 
     /// Row `row` as F32, equal bit for bit to dequantising the original blocks.

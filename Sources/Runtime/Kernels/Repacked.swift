@@ -22,15 +22,31 @@ enum Repacked {
 
     static func supports(_ type: GGMLType) -> Bool { layout(type) != nil }
 
-    /// A new buffer of `outputs` rows (a multiple of 8) interleaved.
+    /// A new buffer of `outputs` rows (a multiple of 8) interleaved; the
+    /// groups of eight rows are split over the worker pool (loading a model
+    /// is mostly this).
     static func repack(_ type: GGMLType, _ source: UnsafeRawPointer, outputs: Int, inputs: Int) -> UnsafeMutableRawPointer {
-        switch layout(type) {
-        case .q4x8: Q4x8.repack(type, source, outputs: outputs, inputs: inputs)
-        case .q4Kx8, .q5Kx8: MinimumKx8.repack(type, source, outputs: outputs, inputs: inputs)
-        case .q50x8, .q51x8: FiveBitx8.repack(type, source, outputs: outputs, inputs: inputs)
-        case .q6Kx8: Q6Kx8.repack(source, outputs: outputs, inputs: inputs)
-        case .q8x8: Q8x8.repack(source, outputs: outputs, inputs: inputs)
-        case nil: preconditionFailure("\(type) is not repacked")
+        precondition(supports(type), "\(type) is not repacked")
+        let count = bytes(type, inputs: inputs, outputs: outputs)
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
+        packed.initializeMemory(as: UInt8.self, repeating: 0, count: count)  // the packers OR bits in
+        WorkerPool.shared.run(RepackJob(type: type, source: source, packed: packed, groups: outputs / 8, inputs: inputs))
+        return packed
+    }
+
+    private struct RepackJob: PoolJob {
+        let type: GGMLType, source: UnsafeRawPointer, packed: UnsafeMutableRawPointer, groups: Int, inputs: Int
+
+        func run(part: Int, of parts: Int) {
+            let groups = WorkerPool.slice(groups, part: part, of: parts)
+            switch layout(type) {
+            case .q4x8: Q4x8.repack(type, source, into: packed, groups: groups, inputs: inputs)
+            case .q4Kx8, .q5Kx8: MinimumKx8.repack(type, source, into: packed, groups: groups, inputs: inputs)
+            case .q50x8, .q51x8: FiveBitx8.repack(type, source, into: packed, groups: groups, inputs: inputs)
+            case .q6Kx8: Q6Kx8.repack(source, into: packed, groups: groups, inputs: inputs)
+            case .q8x8: Q8x8.repack(source, into: packed, groups: groups, inputs: inputs)
+            case nil: break
+            }
         }
     }
 

@@ -113,29 +113,10 @@ static inline __attribute__((always_inline)) void ISA(six_bit_block)(const uint8
     }
 }
 
-// Q50x8: 5-bit values (`five_bit_values`) v = q - 16. As |v|·(±x), a 16-bit
-// lane adds 8 pairs of at most 2·16·127 before widening.
-static inline __attribute__((always_inline)) void ISA(five_signed_sums)(const uint8_t *quants, const int8_t *const x[4], int tile,
-                                                                   __m256i s[4]) {
-    const __m256i offset = _mm256_set1_epi8(16), fifth = _mm256_loadu_si256((const __m256i *)(quants + 128));
-    for (int i = 0; i < tile; i++) s[i] = _mm256_setzero_si256();
-    for (int u = 0; u < 4; u++) {
-        __m256i low, high;
-        five_bit_values(quants, fifth, u, &low, &high);
-        low = _mm256_sub_epi8(low, offset);
-        high = _mm256_sub_epi8(high, offset);
-        const __m256i low_magnitude = _mm256_sign_epi8(low, low), high_magnitude = _mm256_sign_epi8(high, high);
-        for (int i = 0; i < tile; i++) {
-            s[i] = ISA(add_pairs)(s[i], low_magnitude, _mm256_sign_epi8(broadcast4(x[i] + 4 * u), low));
-            s[i] = ISA(add_pairs)(s[i], high_magnitude, _mm256_sign_epi8(broadcast4(x[i] + 16 + 4 * u), high));
-        }
-    }
-    for (int i = 0; i < tile; i++) s[i] = ISA(widen)(s[i]);
-}
-
 // `tile` activation rows from r against the eight outputs from o of one group.
 // Per block the float work is fixed by the layout alone: with a minimum,
-// acc += isum·(d·d_x) + m·(d_x Σq); signed, acc += isum·(d·d_x).
+// acc += isum·(d·d_x) + m·(d_x Σq) (Q4_0 and Q5_0 with m = -8d, -16d exactly:
+// their values taken unsigned); signed (Q8_0), acc += isum·(d·d_x).
 static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, const uint8_t *group, int blocks,
                                                                  const int8_t *q, const float *scale, const float *sum,
                                                                  int r, int prefetch, int tile, float *y, size_t ldy, int o) {
@@ -155,13 +136,6 @@ static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, 
                 const __m256 xs = _mm256_set1_ps(scale[(size_t)(r + i) * blocks + b]);
                 acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s[i][0], s[i][1])), _mm256_mul_ps(d, xs), acc[i]);
             }
-        } else if (kind == FIVE_BIT_SIGNED) {
-            __m256i s[4];
-            ISA(five_signed_sums)(p + 16, x, tile, s);
-            const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-            for (int i = 0; i < tile; i++) {
-                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i]), _mm256_mul_ps(d, _mm256_set1_ps(scale[(size_t)(r + i) * blocks + b])), acc[i]);
-            }
         } else {
             __m256i s[4];
             __m256 d, m;
@@ -173,10 +147,11 @@ static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, 
                 ISA(four_bit_sums)(p + 32, x, tile, s);
                 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
             } else {
+                const int centered = kind == FIVE_BIT_CENTERED;
                 __m256i h[4][2];
-                ISA(five_bit_pairs)(p + 32, x, tile, h);
+                ISA(five_bit_pairs)(p + (centered ? 16 : 32), x, tile, h);
                 for (int i = 0; i < tile; i++) s[i] = _mm256_add_epi32(ISA(widen)(h[i][0]), ISA(widen)(h[i][1]));
-                m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
+                m = centered ? _mm256_mul_ps(d, _mm256_set1_ps(-16.0f)) : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
             }
             for (int i = 0; i < tile; i++) {
                 const size_t at = (size_t)(r + i) * blocks + b;
@@ -320,8 +295,8 @@ void ISA(wafer_q51x8_rows)(const uint8_t *packed, int blocks, int group_begin, i
 }
 
 void ISA(wafer_q50x8_rows)(const uint8_t *packed, int blocks, int group_begin, int group_end,
-                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
-    ISA(eight_row_groups)(FIVE_BIT_SIGNED, packed, blocks, group_begin, group_end, q, scale, NULL, rows, y, ldy);
+                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
+    ISA(eight_row_groups)(FIVE_BIT_CENTERED, packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy);
 }
 
 void ISA(wafer_q8x8_rows)(const uint8_t *packed, int blocks, int group_begin, int group_end,

@@ -235,7 +235,7 @@ enum { ROW_BLOCK = 64 };
 // then per block of 32 the integer sub-block scales and the values at their
 // own width (see MinimumKx8.swift, Q6Kx8.swift).
 enum { FOUR_BIT = 4, FOUR_BIT_CENTERED = 3, FIVE_BIT = 5, SIGNED_BYTE = 8, FOUR_BIT_K = 40, FIVE_BIT_K = 45, SIX_BIT_K = 60,
-       FIVE_BIT_SIGNED = 50 };
+       FIVE_BIT_CENTERED = 50 };
 
 // Bytes per group of eight rows and block of 32 inputs of the other layouts (see the Swift packers).
 static inline int group_block_bytes(int kind) {
@@ -243,7 +243,7 @@ static inline int group_block_bytes(int kind) {
     case FOUR_BIT: return 160;          // d[8] f16 | m[8] f16 | 4 nibble chunks
     case FOUR_BIT_CENTERED: return 144; // d[8] f16 | 4 nibble chunks (Q4_0: m = -8d)
     case FIVE_BIT: return 192;          // d[8] f16 | m[8] f16 | 4 nibble chunks | 1 chunk of fifth bits
-    case FIVE_BIT_SIGNED: return 176;   // d[8] f16 | 4 nibble chunks | 1 chunk of fifth bits
+    case FIVE_BIT_CENTERED: return 176; // d[8] f16 | 4 nibble chunks | 1 chunk of fifth bits (Q5_0: m = -16d)
     default: return 272;                // SIGNED_BYTE: d[8] f16 | 8 byte chunks
     }
 }
@@ -404,8 +404,8 @@ void wafer_q51x8_rows(const uint8_t *packed, int blocks, int group_begin, int gr
 }
 
 void wafer_q50x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
-                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy) {
-    DISPATCH(wafer_q50x8_rows, (packed, blocks, group_begin, group_end, q, scale, rows, y, ldy))
+                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy) {
+    DISPATCH(wafer_q50x8_rows, (packed, blocks, group_begin, group_end, q, scale, sum, rows, y, ldy))
 }
 
 void wafer_q8x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,

@@ -48,7 +48,7 @@ void wafer_q5kx8_rows(const uint8_t *packed, int supers, int group_begin, int gr
 void wafer_q51x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
                       const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
 void wafer_q50x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,
-                      const int8_t *q, const float *scale, int rows, float *y, size_t ldy);
+                      const int8_t *q, const float *scale, const float *sum, int rows, float *y, size_t ldy);
 void wafer_q6kx8_rows(const uint8_t *packed, int supers, int group_begin, int group_end,
                       const int8_t *q, const float *scale, const int16_t *sums, int rows, float *y, size_t ldy);
 void wafer_q8x8_rows(const uint8_t *packed, int blocks, int group_begin, int group_end,

@@ -125,7 +125,7 @@ struct Q8Activations {
         case .q4x8: wafer_q4x8_rows(w, n, first, last, q, scale, sum, r, y, ldy)
         case .q4Kx8: wafer_q4kx8_rows(w, supers, first, last, q, scale, integerSums, r, y, ldy)
         case .q5Kx8: wafer_q5kx8_rows(w, supers, first, last, q, scale, integerSums, r, y, ldy)
-        case .q50x8: wafer_q50x8_rows(w, n, first, last, q, scale, r, y, ldy)
+        case .q50x8: wafer_q50x8_rows(w, n, first, last, q, scale, sum, r, y, ldy)
         case .q51x8: wafer_q51x8_rows(w, n, first, last, q, scale, sum, r, y, ldy)
         case .q6Kx8: wafer_q6kx8_rows(w, supers, first, last, q, scale, integerSums, r, y, ldy)
         case .q8x8: wafer_q8x8_rows(w, n, first, last, q, scale, r, y, ldy)

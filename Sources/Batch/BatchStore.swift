@@ -95,6 +95,7 @@ final class PostgresBatchStore: BatchStore, @unchecked Sendable {  // `connectio
     }
 
     /// Runs `sql` on the store's connection, connecting again if the last one was lost.
+    @discardableResult
     private func query(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
         try lock.withLock {
             if connection?.isConnected != true { connection = try PostgresConnection(url: url) }

@@ -51,7 +51,7 @@ static inline __attribute__((always_inline)) void ISA(four_bit_sums)(const uint8
     for (int i = 0; i < tile; i++) s[i] = ISA(widen)(s[i]);
 }
 
-// Unsigned 5-bit values (Q5_1, Q5_K; `five_bit_values`): chunks 0-1 into
+// Unsigned 5-bit values (Q5_0, Q5_1, Q5_K; `five_bit_values`): chunks 0-1 into
 // h[i][0], chunks 2-3 into h[i][1], so that a 16-bit lane adds 4 pairs of at
 // most 2·31·127.
 static inline __attribute__((always_inline)) void ISA(five_bit_pairs)(const uint8_t *quants, const int8_t *const x[4], int tile,
@@ -164,8 +164,8 @@ static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, 
 }
 
 // The K layouts against activations with one scale per super-block: the
-// blocks' integer scales, Q4_K's minima and Q6_K's offset of 32 (both against
-// the activations' Σq per 16 values) are applied in integers, so the float
+// blocks' integer scales, Q4_K/Q5_K's minima and Q6_K's offset of 32 (against
+// the activations' Σq per 32 and per 16 values) are applied in integers, so the float
 // work is once per super-block and row rather than once per block:
 //     acc += d_x·d·Σ_b sc_b·(q_b·x_b) - d_x·dmin·Σ_b m_b·Σx_b                    (Q4_K, Q5_K)
 //     acc += d_x·d·(Σ_h sc_h·(q_h·x_h) - 32·Σ_h sc_h·Σx_h), h: 16 values         (Q6_K)

@@ -55,10 +55,13 @@ extension GGUFFile {
                 let rawType = try cursor.read(UInt32.self)
                 guard let type = GGMLType(rawValue: rawType) else { throw .unknownTensorType(tensor: name, raw: rawType) }
                 let offset = try cursor.read(UInt64.self)
-                // Any real tensor has fewer elements than 2^40; bounding each
-                // dimension keeps the product from overflowing.
-                guard dims.allSatisfy({ $0 > 0 && $0 < 1 << 40 }),
-                      dims.reduce(UInt64(1), { $0.multipliedReportingOverflow(by: $1).partialValue }) < 1 << 40,
+                // Any real tensor has fewer elements than 2^40. The product
+                // sticks at UInt64.max once it overflows (wrapping could bring it back under).
+                let elements = dims.reduce(UInt64(1)) { product, dimension in
+                    let (next, overflow) = product.multipliedReportingOverflow(by: dimension)
+                    return overflow ? .max : next
+                }
+                guard dims.allSatisfy({ $0 > 0 && $0 < 1 << 40 }), elements < 1 << 40,
                       dims[0] % UInt64(type.blockSize) == 0
                 else { throw .badShape(tensor: name, shape: dims) }
                 infos.append((name, dims.map { Int($0) }, type, offset))

@@ -87,6 +87,11 @@ struct GGUFErrorTests {
         // A tensor of 2^62 elements.
         try expectError(.valid(elements: 1 << 62)) { if case .badShape = $0 { true } else { false } }
         try expectError(.valid(elements: 0)) { if case .badShape = $0 { true } else { false } }
+        // Two dimensions in range whose product wraps around 2^64 (2^32 · 2^32): found by the gguf fuzz target.
+        var wrapped = GGUFBytes()
+        wrapped.u32(0x4655_4747); wrapped.u32(3); wrapped.u64(1); wrapped.u64(0)
+        wrapped.string("t"); wrapped.u32(2); wrapped.u64(1 << 32); wrapped.u64(1 << 32); wrapped.u32(0); wrapped.u64(0)
+        try expectError(wrapped) { if case .badShape = $0 { true } else { false } }
     }
 
     @Test func absurdArrayLength() throws {

@@ -84,24 +84,21 @@ static inline __attribute__((always_inline)) void ISA(signed_byte_sums)(const ui
     }
 }
 
-// Q6Kx8: nibble chunks as in Q4x8 plus two chunks of high bit pairs (bits
-// 2u, 2u+1 of byte 4j+i: element 4u+i in the first, 16+4u+i in the second),
-// q in 0..63 with scale sc[0] for elements 0..15 and sc[1] for 16..31. Adds
+// Q6Kx8: six chunks of values in bits 0-5 (`six_bit_values`), q in 0..63
+// with scale sc[0] for elements 0..15 and sc[1] for 16..31. Adds
 // Σ_h sc_h·(q_h·x_h) per row to total; the caller takes 32·Σ_h sc_h·Σx_h off.
-// Scaled every two chunks: a 16-bit lane then holds 2 pairs of at most 2·63·127.
+// On AVX2 scaled every two chunks: a 16-bit lane then holds 2 pairs of at most
+// 2·63·127; with VNNI's 32-bit lanes once per block.
 static inline __attribute__((always_inline)) void ISA(six_bit_block)(const uint8_t *p, const int8_t *const x[4], int tile,
                                                                      __m256i total[4]) {
     const uint8_t *quants = p + 16;
-    const __m256i nibble = _mm256_set1_epi8(0x0F);
-    const __m256i top0 = _mm256_loadu_si256((const __m256i *)(quants + 128)), top1 = _mm256_loadu_si256((const __m256i *)(quants + 160));
     const __m256i sc0 = ISA(row_scales)(p, 1), sc1 = ISA(row_scales)(p + 8, 1);
-    for (int pair = 0; pair < 2; pair++) {
+    const int chunks = WAFER_VNNI ? 4 : 2;
+    for (int first = 0; first < 4; first += chunks) {
         __m256i h[4][2];
         for (int i = 0; i < tile; i++) h[i][0] = h[i][1] = _mm256_setzero_si256();
-        for (int u = 2 * pair; u < 2 * pair + 2; u++) {
-            const __m256i c = _mm256_loadu_si256((const __m256i *)(quants + 32 * u));
-            const __m256i low = _mm256_or_si256(_mm256_and_si256(c, nibble), bit_pair(top0, u));
-            const __m256i high = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), nibble), bit_pair(top1, u));
+        for (int u = first; u < first + chunks; u++) {
+            const __m256i low = six_bit_values(quants, u), high = six_bit_values(quants + 96, u);
             for (int i = 0; i < tile; i++) {
                 h[i][0] = ISA(add_pairs)(h[i][0], low, broadcast4(x[i] + 4 * u));
                 h[i][1] = ISA(add_pairs)(h[i][1], high, broadcast4(x[i] + 16 + 4 * u));

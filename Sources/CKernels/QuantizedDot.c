@@ -274,9 +274,18 @@ static inline void five_bit_values(const uint8_t *nibbles, __m256i fifth, int u,
     *high = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), nibble), fifth_bit_high(fifth, u));
 }
 
-static inline __m256i bit_pair(__m256i bits, int u) {
-    const __m256i moved = u < 2 ? _mm256_slli_epi16(bits, 4 - 2 * u) : u == 2 ? bits : _mm256_srli_epi16(bits, 2);
-    return _mm256_and_si256(moved, _mm256_set1_epi8(0x30));
+// Chunk u of a half block of Q6Kx8: lane j holds row j's elements 4u..4u+3.
+// Chunks 0-2 are bits 0-5 of the stored vectors; chunk 3's values are split
+// over their bits 6-7 (bits 2k, 2k+1 in vector k): 8 operations for it, one
+// each for the others.
+static inline __m256i six_bit_values(const uint8_t *v, int u) {
+    const __m256i top = _mm256_set1_epi8((char)0xC0);
+    if (u < 3) return _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(v + 32 * u)), _mm256_set1_epi8(0x3F));
+    // Masked to bits 6-7 of each byte first, the 16-bit shifts move nothing across bytes.
+    __m256i t = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)v), top);
+    t = _mm256_or_si256(_mm256_srli_epi16(t, 2), _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(v + 32)), top));
+    t = _mm256_or_si256(_mm256_srli_epi16(t, 2), _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(v + 64)), top));
+    return _mm256_srli_epi16(t, 2);
 }
 
 #define ISA(name) name##_avx2

@@ -3,13 +3,14 @@ import GGUF
 /// Q6_K repacked at load at its own width, eight rows interleaved, for
 /// `wafer_q6kx8_rows`. Per group of eight rows and super-block of 256 inputs:
 ///
-///     d[8] f16 | 8 × (sc[2][8] i8 | 4 nibble chunks | 2 chunks of high bit pairs)
+///     d[8] f16 | 8 × (sc[2][8] i8 | 2 halves × 3 chunks of 32 bytes)
 ///
 /// 1680 bytes for 2048 values: 6.5625 bits each, as in the file. Values are
-/// q in 0...63 with w = (d·sc)·(q - 32), sc per 16 inputs; the kernel
-/// multiplies out d·sc in F32, where it is exact. The low four bits are in
-/// `Q4x8`'s nibble chunks; bits 2u, 2u+1 of byte 4j+i of the first high
-/// chunk are row j's element 4u+i's top two bits, of the second 16+4u+i's.
+/// q in 0...63 with w = (d·sc)·(q - 32), sc per 16 inputs (a half); the kernel
+/// multiplies out d·sc in F32, where it is exact. In half h, byte 4j+i of
+/// chunk k holds row j's element 16h+4k+i in bits 0-5 and bits 2k, 2k+1 of
+/// its element 16h+12+i in bits 6-7: every byte carries six bits of one value
+/// and two of a fourth, so three of each four values take one AND to unpack.
 enum Q6Kx8 {
     static let headerBytes = 16, blockBytes = 208
     static let superBytes = headerBytes + 8 * blockBytes
@@ -18,7 +19,7 @@ enum Q6Kx8 {
 
     static func repack(_ source: UnsafeRawPointer, into packed: UnsafeMutableRawPointer, groups: Range<Int>, inputs: Int) {
         let supers = inputs / 256, rowBytes = GGMLType.q6_K.byteCount(elements: inputs)
-        var values = [UInt8](repeating: 0, count: 256), nibbles = [UInt8](repeating: 0, count: 32)
+        var values = [UInt8](repeating: 0, count: 256)
         for g in groups {
             for s in 0..<supers {
                 let header = packed + (g * supers + s) * superBytes
@@ -32,19 +33,23 @@ enum Q6Kx8 {
                             let sc = superBlock.load(fromByteOffset: 192 + 2 * sub + half, as: Int8.self)
                             out.storeBytes(of: sc, toByteOffset: 8 * half + j, as: Int8.self)
                         }
-                        for e in 0..<32 {
-                            let q = values[32 * sub + e]
-                            nibbles[e] = q & 0xF
-                            let at = 16 + 128 + 32 * (e / 16) + 4 * j + e % 4
-                            out.storeBytes(of: out.load(fromByteOffset: at, as: UInt8.self) | (q >> 4) << UInt8(2 * (e % 16 / 4)),
-                                           toByteOffset: at, as: UInt8.self)
+                        for half in 0..<2 {
+                            let q = 32 * sub + 16 * half
+                            for k in 0..<3 {
+                                for i in 0..<4 {
+                                    let byte = values[q + 4 * k + i] | (values[q + 12 + i] >> UInt8(2 * k) & 3) << 6
+                                    out.storeBytes(of: byte, toByteOffset: chunkOffset(half: half, chunk: k, row: j) + i, as: UInt8.self)
+                                }
+                            }
                         }
-                        Q4x8.storeNibbles(nibbles, into: out + 16, row: j)
                     }
                 }
             }
         }
     }
+
+    /// Where row `row`'s four bytes of `chunk` in `half` of a block begin.
+    private static func chunkOffset(half: Int, chunk: Int, row: Int) -> Int { 16 + 96 * half + 32 * chunk + 4 * row }
 
     /// The 256 values (q in 0...63) of a Q6_K super-block: ql[128], qh[64], scales[16], d. In half n
     /// of 128 values, value 32k + l has the low (k < 2) or high nibble of ql[64n + 32(k % 2) + l] and
@@ -72,8 +77,9 @@ enum Q6Kx8 {
                 let block = header + headerBytes + sub * blockBytes
                 for e in 0..<32 {
                     let scale = d * Float(block.load(fromByteOffset: 8 * (e / 16) + j, as: Int8.self))
-                    let top = block.load(fromByteOffset: 16 + 128 + 32 * (e / 16) + 4 * j + e % 4, as: UInt8.self) >> UInt8(2 * (e % 16 / 4)) & 3
-                    let q = Int(Q4x8.nibble(block + 16, row: j, e) | top << 4)
+                    let half = e / 16, k = e % 16 / 4, i = e % 4
+                    func byte(_ chunk: Int) -> UInt8 { block.load(fromByteOffset: chunkOffset(half: half, chunk: chunk, row: j) + i, as: UInt8.self) }
+                    let q = k < 3 ? Int(byte(k) & 0x3F) : (0..<3).reduce(0) { $0 | Int(byte($1) >> 6) << (2 * $1) }
                     out[(8 * s + sub) * 32 + e] = scale * Float(q - 32)
                 }
             }

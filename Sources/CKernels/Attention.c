@@ -5,8 +5,10 @@
 // same as if it were computed alone, in an order fixed by its own length, so
 // its result does not depend on the other rows of the step (batch
 // invariance). Keys go eight at a time: eight independent FMA chains (one per
-// key) keep both FMA pipes busy, then one transpose-add gives the eight dot
-// products with the same summation tree for every key.
+// key, or per key and head for two heads and four keys) keep both FMA pipes
+// busy, then one transpose-add gives the eight dot products with the same
+// summation tree for every key. Two heads at a time share each F16
+// conversion, which otherwise costs as much as the FMA it feeds.
 
 #include "CKernels.h"
 #include "VectorMath.h"
@@ -50,6 +52,33 @@ static inline __attribute__((always_inline)) __m256 dots8(const float *query, co
     return transpose_sum8(acc);
 }
 
+// Four keys' dot products with queries a (lanes 0-3) and b (lanes 4-7): each
+// pair's chain and summation tree are those of dots8.
+static inline __attribute__((always_inline)) __m256 dots4x2(const float *a, const float *b, const void *keys, size_t stride,
+                                                            int vector_dims, int half) {
+    __m256 acc[8];
+    for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
+    for (int d = 0; d < vector_dims; d += 8) {
+        const __m256 qa = _mm256_loadu_ps(a + d), qb = _mm256_loadu_ps(b + d);
+        for (int k = 0; k < 4; k++) {
+            const __m256 key = load8(keys, (size_t)k * stride + d, half);
+            acc[k] = _mm256_fmadd_ps(key, qa, acc[k]);
+            acc[4 + k] = _mm256_fmadd_ps(key, qb, acc[4 + k]);
+        }
+    }
+    return transpose_sum8(acc);
+}
+
+// scores[k] = (dots[k] + the rest of hd in element order) · scale.
+static inline __attribute__((always_inline)) void finish_scores(const float *query, const void *first, const float *dots, int count,
+                                                                int hd, float scale, float *scores, int half) {
+    for (int k = 0; k < count; k++) {
+        float dot = dots[k];
+        for (int d = hd & ~7; d < hd; d++) dot += load1(first, (size_t)k * hd + d, half) * query[d];
+        scores[k] = dot * scale;
+    }
+}
+
 // scores[k] = (q · key_k) · scale for the `count` (≤ 8) keys from `first`:
 // hd's multiple-of-8 part in vectors, the rest added after in element order.
 static inline __attribute__((always_inline)) void score_block(const float *query, const void *first, int count, int hd,
@@ -66,10 +95,25 @@ static inline __attribute__((always_inline)) void score_block(const float *query
     case 2: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 2, half)); break;
     default: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 1, half)); break;
     }
-    for (int k = 0; k < count; k++) {
-        float dot = dots[k];
-        for (int d = vector_dims; d < hd; d++) dot += load1(first, (size_t)k * hd + d, half) * query[d];
-        scores[k] = dot * scale;
+    finish_scores(query, first, dots, count, hd, scale, scores, half);
+}
+
+// Two heads' scores for a full block of eight keys, as score_block gives each.
+static inline __attribute__((always_inline)) void score_block_pair(const float *a, const float *b, const void *first, int hd,
+                                                                   float scale, float *scores_a, float *scores_b, int half) {
+    const int vector_dims = hd & ~7;
+    const __m256 low = dots4x2(a, b, first, hd, vector_dims, half);
+    const __m256 high = dots4x2(a, b, (const char *)first + (size_t)4 * hd * (half ? 2 : 4), hd, vector_dims, half);
+    const __m256 dots_a = _mm256_permute2f128_ps(low, high, 0x20), dots_b = _mm256_permute2f128_ps(low, high, 0x31);
+    if (vector_dims == hd) {
+        _mm256_storeu_ps(scores_a, _mm256_mul_ps(dots_a, _mm256_set1_ps(scale)));
+        _mm256_storeu_ps(scores_b, _mm256_mul_ps(dots_b, _mm256_set1_ps(scale)));
+    } else {
+        float dots[8];
+        _mm256_storeu_ps(dots, dots_a);
+        finish_scores(a, first, dots, 8, hd, scale, scores_a, half);
+        _mm256_storeu_ps(dots, dots_b);
+        finish_scores(b, first, dots, 8, hd, scale, scores_b, half);
     }
 }
 
@@ -137,6 +181,36 @@ static inline __attribute__((always_inline)) void weighted_block(const float *we
     }
 }
 
+// The same for two heads' weights (a, b) at once, sharing each value's load.
+static inline __attribute__((always_inline)) void weighted_chunks_pair(const float *a, const float *b, const void *values, int hd,
+                                                                       int count, int chunks, float *sums_a, float *sums_b, int half) {
+    __m256 acc_a[4], acc_b[4];
+    for (int c = 0; c < chunks; c++) acc_a[c] = _mm256_loadu_ps(sums_a + 8 * c), acc_b[c] = _mm256_loadu_ps(sums_b + 8 * c);
+    for (int j = 0; j < count; j++) {
+        const __m256 pa = _mm256_set1_ps(a[j]), pb = _mm256_set1_ps(b[j]);
+        for (int c = 0; c < chunks; c++) {
+            const __m256 v = load8(values, (size_t)j * hd + 8 * c, half);
+            acc_a[c] = _mm256_fmadd_ps(pa, v, acc_a[c]);
+            acc_b[c] = _mm256_fmadd_ps(pb, v, acc_b[c]);
+        }
+    }
+    for (int c = 0; c < chunks; c++) _mm256_storeu_ps(sums_a + 8 * c, acc_a[c]), _mm256_storeu_ps(sums_b + 8 * c, acc_b[c]);
+}
+
+static inline __attribute__((always_inline)) void weighted_block_pair(const float *a, const float *b, const void *values, int hd,
+                                                                      int count, float *sums_a, float *sums_b, int half) {
+    const int vector_dims = hd & ~7, bytes = half ? 2 : 4;
+    for (int d0 = 0; d0 < vector_dims; d0 += 32) {
+        const void *first = (const char *)values + (size_t)d0 * bytes;
+        switch ((vector_dims - d0 < 32 ? vector_dims - d0 : 32) / 8) {
+        case 4: weighted_chunks_pair(a, b, first, hd, count, 4, sums_a + d0, sums_b + d0, half); break;
+        case 3: weighted_chunks_pair(a, b, first, hd, count, 3, sums_a + d0, sums_b + d0, half); break;
+        case 2: weighted_chunks_pair(a, b, first, hd, count, 2, sums_a + d0, sums_b + d0, half); break;
+        default: weighted_chunks_pair(a, b, first, hd, count, 1, sums_a + d0, sums_b + d0, half); break;
+        }
+    }
+}
+
 // Keys per block of the weighted sum: their values (8 KB in F16 at hd 64)
 // stay in L1 while every head of the group uses them.
 enum { VALUE_BLOCK = 64 };
@@ -150,7 +224,14 @@ static inline __attribute__((always_inline)) void attend_group(const float *quer
     for (int j0 = 0; j0 < visible; j0 += 8) {
         const void *first = (const char *)keys + (size_t)j0 * hd * bytes;
         const int count = visible - j0 < 8 ? visible - j0 : 8;
-        for (int h = 0; h < heads; h++) score_block(queries + (size_t)h * hd, first, count, hd, scale, scores + (size_t)h * visible + j0, half);
+        int h = 0;
+        if (count == 8) {
+            for (; h + 2 <= heads; h += 2) {
+                score_block_pair(queries + (size_t)h * hd, queries + (size_t)(h + 1) * hd, first, hd, scale,
+                                 scores + (size_t)h * visible + j0, scores + (size_t)(h + 1) * visible + j0, half);
+            }
+        }
+        for (; h < heads; h++) score_block(queries + (size_t)h * hd, first, count, hd, scale, scores + (size_t)h * visible + j0, half);
     }
     for (int h = 0; h < heads; h++) {
         inverses[h] = exponentiate(scores + (size_t)h * visible, visible);
@@ -159,7 +240,12 @@ static inline __attribute__((always_inline)) void attend_group(const float *quer
     for (int j0 = 0; j0 < visible; j0 += VALUE_BLOCK) {
         const void *first = (const char *)values + (size_t)j0 * hd * bytes;
         const int count = visible - j0 < VALUE_BLOCK ? visible - j0 : VALUE_BLOCK;
-        for (int h = 0; h < heads; h++) weighted_block(scores + (size_t)h * visible + j0, first, hd, count, sums + (size_t)h * hd, half);
+        int h = 0;
+        for (; h + 2 <= heads; h += 2) {
+            weighted_block_pair(scores + (size_t)h * visible + j0, scores + (size_t)(h + 1) * visible + j0, first, hd, count,
+                                sums + (size_t)h * hd, sums + (size_t)(h + 1) * hd, half);
+        }
+        for (; h < heads; h++) weighted_block(scores + (size_t)h * visible + j0, first, hd, count, sums + (size_t)h * hd, half);
     }
     for (int h = 0; h < heads; h++) {
         const float *weights = scores + (size_t)h * visible, inverse = inverses[h];

@@ -22,6 +22,9 @@ public final class BatchAPI: @unchecked Sendable {  // `runners`, `lostClaims` a
     private var stopping = false
     /// Runner threads still going; shutdown waits for them to record how their run ended.
     private let running = DispatchGroup()
+    /// Held while a batch's stored state is read, changed and written back by a cancellation or by
+    /// the end of its run, so that neither overwrites the other (a batch left `cancelling` for good).
+    private let transitions = NSLock()
 
     public init(service: Service, dataDirectory: String, workers: Int) throws {
         self.service = service
@@ -268,6 +271,8 @@ public final class BatchAPI: @unchecked Sendable {  // `runners`, `lostClaims` a
             // Taken over meanwhile (this replica was paused or cut off), or already finished by the replica
             // that took it: its state is not ours to write.
             guard lock.withLock({ lostClaims.remove(id) == nil }) else { return }
+            transitions.lock()
+            defer { transitions.unlock() }
             var done = storedBatch(id) ?? started
             guard !done.batch.status.isFinal else { return }
             done.runEnded = true
@@ -303,6 +308,8 @@ public final class BatchAPI: @unchecked Sendable {  // `runners`, `lostClaims` a
     }
 
     private func cancel(_ id: String, _ caller: Caller) throws(APIError) -> BatchObject {
+        transitions.lock()
+        defer { transitions.unlock() }
         var s = try batch(id, caller)
         guard [.validating, .inProgress].contains(s.batch.status) else {
             throw .invalidRequest("A batch that is \(s.batch.status.rawValue) cannot be cancelled.", param: "batch_id", code: "invalid_state")

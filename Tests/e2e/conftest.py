@@ -1,6 +1,8 @@
 """Starts the real `wafer serve` binary (release build) on a free loopback port."""
+import atexit
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -18,9 +20,17 @@ WAFER = ROOT / ".build" / "release" / "wafer"
 MODEL_ID = "SmolLM2-135M-Instruct.Q4_1"
 
 
+# The data directories Servers made: removed when the run ends, not at stop (a restarted Server reuses one).
+made_directories = []
+atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in made_directories])
+
+
 class Server:
     def __init__(self, *args, data_dir=None):
-        self.data_dir = data_dir or tempfile.mkdtemp(prefix="wafer-e2e-")
+        if data_dir is None:
+            data_dir = tempfile.mkdtemp(prefix="wafer-e2e-")
+            made_directories.append(data_dir)
+        self.data_dir = data_dir
         self.ledger = str(Path(self.data_dir) / "ledger.db")
         self.process = subprocess.Popen([str(WAFER), "serve", "--port", "0", "--data-dir", self.data_dir, *args], cwd=ROOT,
                                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)

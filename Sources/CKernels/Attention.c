@@ -38,32 +38,22 @@ static inline __m256 transpose_sum8(const __m256 a[8]) {
     return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
-// Eight keys' dot products with q over the vector part of hd (keys past
-// `count` contribute zero lanes). `count` is a constant where it is inlined,
-// so the eight accumulators live in registers.
-static inline __attribute__((always_inline)) __m256 dots8(const float *query, const void *keys, size_t stride, int vector_dims,
-                                                          int count, int half) {
+// Eight dot products over the vector part of hd: `heads` (1 or 2) queries
+// against the `count` (≤ 8 / heads) keys from `keys`; lane h·(8 / heads) + k
+// is query h with key k, lanes of keys past `count` are zero. `heads` and
+// `count` are constants where it is inlined, so the eight accumulators live
+// in registers; each key is converted once for both queries.
+static inline __attribute__((always_inline)) __m256 dots8(const float *const queries[2], int heads, const void *keys, size_t stride,
+                                                          int vector_dims, int count, int half) {
+    const int per_query = 8 / heads;
     __m256 acc[8];
     for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
     for (int d = 0; d < vector_dims; d += 8) {
-        const __m256 q = _mm256_loadu_ps(query + d);
-        for (int k = 0; k < count; k++) acc[k] = _mm256_fmadd_ps(load8(keys, (size_t)k * stride + d, half), q, acc[k]);
-    }
-    return transpose_sum8(acc);
-}
-
-// Four keys' dot products with queries a (lanes 0-3) and b (lanes 4-7): each
-// pair's chain and summation tree are those of dots8.
-static inline __attribute__((always_inline)) __m256 dots4x2(const float *a, const float *b, const void *keys, size_t stride,
-                                                            int vector_dims, int half) {
-    __m256 acc[8];
-    for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
-    for (int d = 0; d < vector_dims; d += 8) {
-        const __m256 qa = _mm256_loadu_ps(a + d), qb = _mm256_loadu_ps(b + d);
-        for (int k = 0; k < 4; k++) {
+        __m256 q[2];
+        for (int h = 0; h < heads; h++) q[h] = _mm256_loadu_ps(queries[h] + d);
+        for (int k = 0; k < count; k++) {
             const __m256 key = load8(keys, (size_t)k * stride + d, half);
-            acc[k] = _mm256_fmadd_ps(key, qa, acc[k]);
-            acc[4 + k] = _mm256_fmadd_ps(key, qb, acc[4 + k]);
+            for (int h = 0; h < heads; h++) acc[h * per_query + k] = _mm256_fmadd_ps(key, q[h], acc[h * per_query + k]);
         }
     }
     return transpose_sum8(acc);
@@ -84,16 +74,17 @@ static inline __attribute__((always_inline)) void finish_scores(const float *que
 static inline __attribute__((always_inline)) void score_block(const float *query, const void *first, int count, int hd,
                                                               float scale, float *scores, int half) {
     const int vector_dims = hd & ~7;
+    const float *const one[2] = {query, query};
     float dots[8];
     switch (count) {
-    case 8: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 8, half)); break;
-    case 7: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 7, half)); break;
-    case 6: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 6, half)); break;
-    case 5: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 5, half)); break;
-    case 4: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 4, half)); break;
-    case 3: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 3, half)); break;
-    case 2: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 2, half)); break;
-    default: _mm256_storeu_ps(dots, dots8(query, first, hd, vector_dims, 1, half)); break;
+    case 8: _mm256_storeu_ps(dots, dots8(one, 1, first, hd, vector_dims, 8, half)); break;
+    case 7: _mm256_storeu_ps(dots, dots8(one, 1, first, hd, vector_dims, 7, half)); break;
+    case 6: _mm256_storeu_ps(dots, dots8(one, 1, first, hd, vector_dims, 6, half)); break;
+    case 5: _mm256_storeu_ps(dots, dots8(one, 1, first, hd, vector_dims, 5, half)); break;
+    case 4: _mm256_storeu_ps(dots, dots8(one, 1, first, hd, vector_dims, 4, half)); break;
+    case 3: _mm256_storeu_ps(dots, dots8(one, 1, first, hd, vector_dims, 3, half)); break;
+    case 2: _mm256_storeu_ps(dots, dots8(one, 1, first, hd, vector_dims, 2, half)); break;
+    default: _mm256_storeu_ps(dots, dots8(one, 1, first, hd, vector_dims, 1, half)); break;
     }
     finish_scores(query, first, dots, count, hd, scale, scores, half);
 }
@@ -102,8 +93,9 @@ static inline __attribute__((always_inline)) void score_block(const float *query
 static inline __attribute__((always_inline)) void score_block_pair(const float *a, const float *b, const void *first, int hd,
                                                                    float scale, float *scores_a, float *scores_b, int half) {
     const int vector_dims = hd & ~7;
-    const __m256 low = dots4x2(a, b, first, hd, vector_dims, half);
-    const __m256 high = dots4x2(a, b, (const char *)first + (size_t)4 * hd * (half ? 2 : 4), hd, vector_dims, half);
+    const float *const both[2] = {a, b};
+    const __m256 low = dots8(both, 2, first, hd, vector_dims, 4, half);
+    const __m256 high = dots8(both, 2, (const char *)first + (size_t)4 * hd * (half ? 2 : 4), hd, vector_dims, 4, half);
     const __m256 dots_a = _mm256_permute2f128_ps(low, high, 0x20), dots_b = _mm256_permute2f128_ps(low, high, 0x31);
     if (vector_dims == hd) {
         _mm256_storeu_ps(scores_a, _mm256_mul_ps(dots_a, _mm256_set1_ps(scale)));
@@ -148,65 +140,47 @@ static float exponentiate(float *scores, int visible) {
     return 1.0f / sum;
 }
 
-// sums[0 ..< 8·chunks] += Σ weights[j] · v_j[0 ..< 8·chunks] over `count`
-// keys: one FMA chain per 8 dimensions, continued from the stored sums (a
-// float store and load change nothing); `chunks` is a constant where inlined.
-static inline __attribute__((always_inline)) void weighted_chunks(const float *weights, const void *values, int hd, int count,
-                                                                  int chunks, float *sums, int half) {
-    __m256 acc[8];
-    for (int c = 0; c < chunks; c++) acc[c] = _mm256_loadu_ps(sums + 8 * c);
-    for (int j = 0; j < count; j++) {
-        const __m256 p = _mm256_set1_ps(weights[j]);
-        for (int c = 0; c < chunks; c++) acc[c] = _mm256_fmadd_ps(p, load8(values, (size_t)j * hd + 8 * c, half), acc[c]);
+// sums[h][0 ..< 8·chunks] += Σ weights[h][j] · v_j[0 ..< 8·chunks] over
+// `count` keys for `heads` (1 or 2) heads, each value converted once for both:
+// one FMA chain per head and 8 dimensions, continued from the stored sums (a
+// float store and load change nothing); `heads` and `chunks` are constants
+// where inlined.
+static inline __attribute__((always_inline)) void weighted_chunks(const float *const weights[2], int heads, const void *values, int hd,
+                                                                  int count, int chunks, float *const sums[2], int half) {
+    __m256 acc[2][8];
+    for (int h = 0; h < heads; h++) {
+        for (int c = 0; c < chunks; c++) acc[h][c] = _mm256_loadu_ps(sums[h] + 8 * c);
     }
-    for (int c = 0; c < chunks; c++) _mm256_storeu_ps(sums + 8 * c, acc[c]);
-}
-
-// sums[0 ..< hd & ~7] += Σ weights[j] · v_j over `count` keys, 64 dimensions at a time.
-static inline __attribute__((always_inline)) void weighted_block(const float *weights, const void *values, int hd, int count,
-                                                                 float *sums, int half) {
-    const int vector_dims = hd & ~7, bytes = half ? 2 : 4;
-    for (int d0 = 0; d0 < vector_dims; d0 += 64) {
-        const void *first = (const char *)values + (size_t)d0 * bytes;
-        switch ((vector_dims - d0 < 64 ? vector_dims - d0 : 64) / 8) {
-        case 8: weighted_chunks(weights, first, hd, count, 8, sums + d0, half); break;
-        case 7: weighted_chunks(weights, first, hd, count, 7, sums + d0, half); break;
-        case 6: weighted_chunks(weights, first, hd, count, 6, sums + d0, half); break;
-        case 5: weighted_chunks(weights, first, hd, count, 5, sums + d0, half); break;
-        case 4: weighted_chunks(weights, first, hd, count, 4, sums + d0, half); break;
-        case 3: weighted_chunks(weights, first, hd, count, 3, sums + d0, half); break;
-        case 2: weighted_chunks(weights, first, hd, count, 2, sums + d0, half); break;
-        default: weighted_chunks(weights, first, hd, count, 1, sums + d0, half); break;
-        }
-    }
-}
-
-// The same for two heads' weights (a, b) at once, sharing each value's load.
-static inline __attribute__((always_inline)) void weighted_chunks_pair(const float *a, const float *b, const void *values, int hd,
-                                                                       int count, int chunks, float *sums_a, float *sums_b, int half) {
-    __m256 acc_a[4], acc_b[4];
-    for (int c = 0; c < chunks; c++) acc_a[c] = _mm256_loadu_ps(sums_a + 8 * c), acc_b[c] = _mm256_loadu_ps(sums_b + 8 * c);
     for (int j = 0; j < count; j++) {
-        const __m256 pa = _mm256_set1_ps(a[j]), pb = _mm256_set1_ps(b[j]);
+        __m256 p[2];
+        for (int h = 0; h < heads; h++) p[h] = _mm256_set1_ps(weights[h][j]);
         for (int c = 0; c < chunks; c++) {
             const __m256 v = load8(values, (size_t)j * hd + 8 * c, half);
-            acc_a[c] = _mm256_fmadd_ps(pa, v, acc_a[c]);
-            acc_b[c] = _mm256_fmadd_ps(pb, v, acc_b[c]);
+            for (int h = 0; h < heads; h++) acc[h][c] = _mm256_fmadd_ps(p[h], v, acc[h][c]);
         }
     }
-    for (int c = 0; c < chunks; c++) _mm256_storeu_ps(sums_a + 8 * c, acc_a[c]), _mm256_storeu_ps(sums_b + 8 * c, acc_b[c]);
+    for (int h = 0; h < heads; h++) {
+        for (int c = 0; c < chunks; c++) _mm256_storeu_ps(sums[h] + 8 * c, acc[h][c]);
+    }
 }
 
-static inline __attribute__((always_inline)) void weighted_block_pair(const float *a, const float *b, const void *values, int hd,
-                                                                      int count, float *sums_a, float *sums_b, int half) {
-    const int vector_dims = hd & ~7, bytes = half ? 2 : 4;
-    for (int d0 = 0; d0 < vector_dims; d0 += 32) {
+// sums[h][0 ..< hd & ~7] += Σ weights[h][j] · v_j over `count` keys, 64 / heads
+// dimensions at a time (eight accumulators).
+static inline __attribute__((always_inline)) void weighted_block(const float *const weights[2], int heads, const void *values, int hd,
+                                                                 int count, float *const sums[2], int half) {
+    const int vector_dims = hd & ~7, bytes = half ? 2 : 4, span = 64 / heads;
+    for (int d0 = 0; d0 < vector_dims; d0 += span) {
         const void *first = (const char *)values + (size_t)d0 * bytes;
-        switch ((vector_dims - d0 < 32 ? vector_dims - d0 : 32) / 8) {
-        case 4: weighted_chunks_pair(a, b, first, hd, count, 4, sums_a + d0, sums_b + d0, half); break;
-        case 3: weighted_chunks_pair(a, b, first, hd, count, 3, sums_a + d0, sums_b + d0, half); break;
-        case 2: weighted_chunks_pair(a, b, first, hd, count, 2, sums_a + d0, sums_b + d0, half); break;
-        default: weighted_chunks_pair(a, b, first, hd, count, 1, sums_a + d0, sums_b + d0, half); break;
+        float *const at[2] = {sums[0] + d0, sums[1] + d0};
+        switch ((vector_dims - d0 < span ? vector_dims - d0 : span) / 8) {
+        case 8: weighted_chunks(weights, heads, first, hd, count, 8, at, half); break;
+        case 7: weighted_chunks(weights, heads, first, hd, count, 7, at, half); break;
+        case 6: weighted_chunks(weights, heads, first, hd, count, 6, at, half); break;
+        case 5: weighted_chunks(weights, heads, first, hd, count, 5, at, half); break;
+        case 4: weighted_chunks(weights, heads, first, hd, count, 4, at, half); break;
+        case 3: weighted_chunks(weights, heads, first, hd, count, 3, at, half); break;
+        case 2: weighted_chunks(weights, heads, first, hd, count, 2, at, half); break;
+        default: weighted_chunks(weights, heads, first, hd, count, 1, at, half); break;
         }
     }
 }
@@ -242,10 +216,15 @@ static inline __attribute__((always_inline)) void attend_group(const float *quer
         const int count = visible - j0 < VALUE_BLOCK ? visible - j0 : VALUE_BLOCK;
         int h = 0;
         for (; h + 2 <= heads; h += 2) {
-            weighted_block_pair(scores + (size_t)h * visible + j0, scores + (size_t)(h + 1) * visible + j0, first, hd, count,
-                                sums + (size_t)h * hd, sums + (size_t)(h + 1) * hd, half);
+            const float *const weights[2] = {scores + (size_t)h * visible + j0, scores + (size_t)(h + 1) * visible + j0};
+            float *const at[2] = {sums + (size_t)h * hd, sums + (size_t)(h + 1) * hd};
+            weighted_block(weights, 2, first, hd, count, at, half);
         }
-        for (; h < heads; h++) weighted_block(scores + (size_t)h * visible + j0, first, hd, count, sums + (size_t)h * hd, half);
+        if (h < heads) {
+            const float *const weights = scores + (size_t)h * visible + j0;
+            float *const at = sums + (size_t)h * hd;
+            weighted_block((const float *const[2]){weights, weights}, 1, first, hd, count, (float *const[2]){at, at}, half);
+        }
     }
     for (int h = 0; h < heads; h++) {
         const float *weights = scores + (size_t)h * visible, inverse = inverses[h];

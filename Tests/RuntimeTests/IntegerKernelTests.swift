@@ -175,11 +175,11 @@ struct IntegerKernelTests {
         let buffers = [Q8Activations.Grouping.blocks, .superBlocks].map {
             UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs, grouping: $0), alignment: 64)
         }
-        defer { buffers.forEach { $0.deallocate() }; InstructionSet.use(Self.best) }
+        defer { buffers.forEach { $0.deallocate() }; InstructionSet.use(.best) }
         let activations = [Q8Activations(x, rows: rows, inputs: inputs, grouping: .blocks, buffer: buffers[0]),
                            Q8Activations(x, rows: rows, inputs: inputs, grouping: .superBlocks, buffer: buffers[1])]
         let runnable = InstructionSet.allCases.filter(\.isSupported)
-        #expect(runnable.contains(.avx2) && runnable.contains(.emulatedVNNI) && runnable.contains(InstructionSet.current))
+        #expect(runnable.contains(.avx2) && runnable.contains(.emulatedVNNI) && runnable.contains(.best))
         print("instruction sets this CPU runs: \(runnable.map(\.name)); not: \(InstructionSet.allCases.filter { !$0.isSupported }.map(\.name))")
         for type in [GGMLType.q4_0, .q4_1, .q4_K, .q5_0, .q5_1, .q5_K, .q6_K, .q8_0] {
             let source = Self.randomBlocks(type, outputs: outputs, inputs: inputs)
@@ -204,6 +204,4 @@ struct IntegerKernelTests {
         }
         #expect(!InstructionSet.allCases.filter { !$0.isSupported }.contains { InstructionSet.use($0) }, "a set the CPU lacks is refused")
     }
-
-    static let best = InstructionSet.current
 }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import GGUF
-import Runtime
+@testable import Runtime
 import Jinja
 import Tokenizer
 
@@ -22,6 +22,22 @@ struct RealModelTests {
         let counts = try expectAgreement(RealModels.native(name), with: goldens, label: "\(name) native")
         // Near-ties aside, most of each run must be compared, not just a first token.
         #expect(counts.reduce(0, +) >= goldens.cases.count * 4, "\(name): only \(counts) tokens compared")
+    }
+
+    /// The same greedy runs on every other instruction set this CPU runs: the
+    /// VNNI variants' code (with vpdpbusd emulated where the CPU lacks it) over
+    /// every layout these models use (Q4_K, Q5_0, Q6_K, Q8_0), not just a few blocks.
+    @Test(arguments: names)
+    func everyInstructionSetAgreesWithLlamaCpp(_ name: String) throws {
+        let goldens: LlamaCppGoldens = load("llamacpp-\(name).json")
+        let model = try RealModels.native(name)
+        defer { InstructionSet.use(.best) }
+        let others = InstructionSet.allCases.filter { $0.isSupported && $0 != .best }
+        #expect(others.contains(.emulatedVNNI))
+        for set in others {
+            #expect(InstructionSet.use(set))
+            try expectAgreement(model, with: goldens, label: "\(name) native, \(set.name)")
+        }
     }
 
     @Test(arguments: float64Names)

@@ -353,11 +353,15 @@ int wafer_isa_supported(int isa) {
     }
 }
 
+int wafer_best_isa(void) {
+    return wafer_isa_supported(WAFER_ISA_AVX512_VNNI) ? WAFER_ISA_AVX512_VNNI
+         : wafer_isa_supported(WAFER_ISA_AVX_VNNI) ? WAFER_ISA_AVX_VNNI : WAFER_ISA_AVX2;
+}
+
 int wafer_isa(void) {
     int isa = atomic_load_explicit(&chosen_isa, memory_order_relaxed);
     if (isa < 0) {
-        isa = wafer_isa_supported(WAFER_ISA_AVX512_VNNI) ? WAFER_ISA_AVX512_VNNI
-            : wafer_isa_supported(WAFER_ISA_AVX_VNNI) ? WAFER_ISA_AVX_VNNI : WAFER_ISA_AVX2;
+        isa = wafer_best_isa();
         atomic_store_explicit(&chosen_isa, isa, memory_order_relaxed);
     }
     return isa;

@@ -27,12 +27,15 @@ static uint32_t next_random(void) { state ^= state << 13; state ^= state >> 7; s
 
 enum { INPUTS = 512, OUTPUTS = 16, ROWS = 5, GROUPS = OUTPUTS / 8, BLOCKS = INPUTS / 32, SUPERS = INPUTS / 256, SEEDS = 12 };
 
-typedef struct { const char *name; int per_group_unit; int header; int unit_bytes; int super; } Layout;
-// unit: a block of 32 inputs, or a super-block of 256 (`super`).
+enum Kernel { Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K };
+// Bytes per group of eight rows and unit: a block of 32 inputs, or a
+// super-block of 256 for the K-quants; the F16 fields come first.
+typedef struct { const char *name; enum Kernel kernel; int header; int unit_bytes; } Layout;
 static const Layout layouts[] = {
-    {"q4_0", 0, 16, 144, 0}, {"q4_1", 1, 32, 160, 0}, {"q5_0", 2, 16, 176, 0}, {"q5_1", 3, 32, 192, 0},
-    {"q8_0", 4, 16, 272, 0}, {"q4_K", 5, 32, 1184, 1}, {"q5_K", 6, 32, 1440, 1}, {"q6_K", 7, 16, 1680, 1},
+    {"q4_0", Q4_0, 16, 144}, {"q4_1", Q4_1, 32, 160}, {"q5_0", Q5_0, 16, 176}, {"q5_1", Q5_1, 32, 192},
+    {"q8_0", Q8_0, 16, 272}, {"q4_K", Q4_K, 32, 1184}, {"q5_K", Q5_K, 32, 1440}, {"q6_K", Q6_K, 16, 1680},
 };
+static int is_super(const Layout *l) { return l->kernel >= Q4_K; }
 enum { LAYOUTS = sizeof layouts / sizeof layouts[0], MAX_BYTES = GROUPS * BLOCKS * 1440 };
 
 static uint8_t packed[MAX_BYTES];
@@ -47,13 +50,13 @@ static uint16_t random_half(void) { uint32_t r = next_random(); return (uint16_t
 // Random bytes in the layout, with its F16 fields finite and, for the
 // K-quants, 6-bit scales and minima; Q8_0 weights in -127...127 as the file's.
 static void fill(const Layout *l) {
-    const int units = l->super ? SUPERS : BLOCKS, bytes = GROUPS * units * l->unit_bytes;
+    const int units = is_super(l) ? SUPERS : BLOCKS, bytes = GROUPS * units * l->unit_bytes;
     for (int i = 0; i < bytes; i++) packed[i] = (uint8_t)next_random();
     for (int u = 0; u < GROUPS * units; u++) {
         uint8_t *p = packed + u * l->unit_bytes;
         for (int h = 0; h < l->header / 2; h++) { const uint16_t v = random_half(); p[2 * h] = (uint8_t)v; p[2 * h + 1] = (uint8_t)(v >> 8); }
-        if (l->per_group_unit == 4) for (int i = 16; i < 272; i++) if (p[i] == 0x80) p[i] = 0x81;
-        if (l->per_group_unit == 5 || l->per_group_unit == 6) {
+        if (l->kernel == Q8_0) for (int i = 16; i < 272; i++) if (p[i] == 0x80) p[i] = 0x81;
+        if (l->kernel == Q4_K || l->kernel == Q5_K) {
             const int sub_bytes = (l->unit_bytes - 32) / 8;
             for (int s = 0; s < 8; s++) for (int i = 0; i < 16; i++) p[32 + s * sub_bytes + i] &= 0x3F;
         }
@@ -61,15 +64,15 @@ static void fill(const Layout *l) {
 }
 
 static void run(const Layout *l, float *out) {
-    switch (l->per_group_unit) {
-    case 0: wafer_q40x8_rows(packed, BLOCKS, 0, GROUPS, q, scale, sum, ROWS, out, OUTPUTS); break;
-    case 1: wafer_q4x8_rows(packed, BLOCKS, 0, GROUPS, q, scale, sum, ROWS, out, OUTPUTS); break;
-    case 2: wafer_q50x8_rows(packed, BLOCKS, 0, GROUPS, q, scale, sum, ROWS, out, OUTPUTS); break;
-    case 3: wafer_q51x8_rows(packed, BLOCKS, 0, GROUPS, q, scale, sum, ROWS, out, OUTPUTS); break;
-    case 4: wafer_q8x8_rows(packed, BLOCKS, 0, GROUPS, q, scale, ROWS, out, OUTPUTS); break;
-    case 5: wafer_q4kx8_rows(packed, SUPERS, 0, GROUPS, q, scale, sums, ROWS, out, OUTPUTS); break;
-    case 6: wafer_q5kx8_rows(packed, SUPERS, 0, GROUPS, q, scale, sums, ROWS, out, OUTPUTS); break;
-    default: wafer_q6kx8_rows(packed, SUPERS, 0, GROUPS, q, scale, sums, ROWS, out, OUTPUTS); break;
+    switch (l->kernel) {
+    case Q4_0: wafer_q40x8_rows(packed, BLOCKS, 0, GROUPS, q, scale, sum, ROWS, out, OUTPUTS); break;
+    case Q4_1: wafer_q4x8_rows(packed, BLOCKS, 0, GROUPS, q, scale, sum, ROWS, out, OUTPUTS); break;
+    case Q5_0: wafer_q50x8_rows(packed, BLOCKS, 0, GROUPS, q, scale, sum, ROWS, out, OUTPUTS); break;
+    case Q5_1: wafer_q51x8_rows(packed, BLOCKS, 0, GROUPS, q, scale, sum, ROWS, out, OUTPUTS); break;
+    case Q8_0: wafer_q8x8_rows(packed, BLOCKS, 0, GROUPS, q, scale, ROWS, out, OUTPUTS); break;
+    case Q4_K: wafer_q4kx8_rows(packed, SUPERS, 0, GROUPS, q, scale, sums, ROWS, out, OUTPUTS); break;
+    case Q5_K: wafer_q5kx8_rows(packed, SUPERS, 0, GROUPS, q, scale, sums, ROWS, out, OUTPUTS); break;
+    case Q6_K: wafer_q6kx8_rows(packed, SUPERS, 0, GROUPS, q, scale, sums, ROWS, out, OUTPUTS); break;
     }
 }
 
@@ -87,7 +90,7 @@ int check_kernels(void) {
         uint64_t compared[4] = {0}, finite = 0;
         for (int seed = 0; seed < SEEDS; seed++) {
             for (int i = 0; i < ROWS * INPUTS; i++) x[i] = (float)((int32_t)next_random() % 20000) / 10000.0f;
-            if (l->super) wafer_quantize_rows_q8_super(x, ROWS, SUPERS, q, scale, sums);
+            if (is_super(l)) wafer_quantize_rows_q8_super(x, ROWS, SUPERS, q, scale, sums);
             else wafer_quantize_rows_q8(x, ROWS, BLOCKS, q, scale, sum);
             fill(l);
             for (int s = 0; s < 4; s++) {

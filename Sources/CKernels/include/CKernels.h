@@ -26,6 +26,8 @@ void wafer_q4_1_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_beg
 /// WAFER_ISA_VNNI_EMULATED runs the VNNI variants' code on AVX2 (for tests; never chosen).
 enum { WAFER_ISA_AVX2 = 0, WAFER_ISA_AVX_VNNI = 1, WAFER_ISA_AVX512_VNNI = 2, WAFER_ISA_VNNI_EMULATED = 3 };
 int wafer_isa_supported(int isa);
+/// The variant chosen at the first call: the best this CPU has.
+int wafer_best_isa(void);
 /// The variant in use.
 int wafer_isa(void);
 /// Uses `isa` from now on if the CPU has it (tests run every variant); returns whether it does.

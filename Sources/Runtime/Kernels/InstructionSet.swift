@@ -14,8 +14,8 @@ public enum InstructionSet: Int32, CaseIterable, Sendable {
 
     public static var current: InstructionSet { InstructionSet(rawValue: wafer_isa()) ?? .avx2 }
 
-    /// The set chosen at start-up: the last of `hardware` this CPU has.
-    static var best: InstructionSet { hardware.last { $0.isSupported } ?? .avx2 }
+    /// The set chosen at start-up: the best this CPU has.
+    static var best: InstructionSet { InstructionSet(rawValue: wafer_best_isa()) ?? .avx2 }
 
     public var isSupported: Bool { wafer_isa_supported(rawValue) != 0 }
 

@@ -9,7 +9,7 @@ import Serving
 /// same `BatchRunner` as `wafer batch` (behind interactive requests in the
 /// engine), on the one replica that claimed it; batches still running when
 /// their server stopped or died resume on the next one to claim them.
-public final class BatchAPI: @unchecked Sendable {  // `runners`, `lostClaims` and `stopping` under `lock`
+public final class BatchAPI: @unchecked Sendable {  // `runners`, `here`, `lostClaims` and `stopping` under `lock`
     let service: Service
     let store: BatchStore
     /// This replica's runner files (output and errors, per batch).
@@ -17,6 +17,10 @@ public final class BatchAPI: @unchecked Sendable {  // `runners`, `lostClaims` a
     let workers: Int
     private let lock = NSLock()
     private var runners: [String: BatchRunner] = [:]
+    /// Batches running here or being set up to: `create` and the adoption loop may both try to start
+    /// one (the claim is already this replica's), and two runners would run its lines twice and write
+    /// the same output file over each other.
+    private var here: Set<String> = []
     /// Batches another replica took over while this one ran them (it was paused, or cut off from the database).
     private var lostClaims: Set<String> = []
     private var stopping = false
@@ -65,19 +69,30 @@ public final class BatchAPI: @unchecked Sendable {  // `runners`, `lostClaims` a
                 }
                 continue
             }
-            guard !lock.withLock({ stopping }), store.claim(stored.batch.id) else { continue }
+            guard reserve(stored.batch.id) else { continue }
+            guard store.claim(stored.batch.id) else {
+                unreserve(stored.batch.id)
+                continue
+            }
             // Read again under the claim: another replica may have finished it meanwhile.
             guard var current = store.batch(stored.batch.id), current.batch.isActive else {
                 store.release(stored.batch.id)
+                unreserve(stored.batch.id)
                 continue
             }
             if current.batch.status == .cancelling {
                 finish(&current, status: .cancelled)
+                unreserve(stored.batch.id)
             } else {
                 start(current)
             }
         }
     }
+
+    /// Takes `id` for this replica unless it is running or starting here already (or the server is stopping).
+    private func reserve(_ id: String) -> Bool { lock.withLock { !stopping && here.insert(id).inserted } }
+
+    private func unreserve(_ id: String) { lock.withLock { _ = here.remove(id) } }
 
     /// The server is stopping: runners take no more lines, and lines cut short run again on restart.
     public func interruptRunners() {
@@ -193,7 +208,9 @@ public final class BatchAPI: @unchecked Sendable {  // `runners`, `lostClaims` a
                                 metadata: body.metadata)
         let stored = StoredBatch(batch: batch, owner: owner)
         save(stored)
-        if store.claim(batch.id) { start(stored) }  // else another replica adopts it
+        if reserve(batch.id) {
+            if store.claim(batch.id) { start(stored) } else { unreserve(batch.id) }  // another replica adopts it
+        }
         return current(batch)
     }
 
@@ -225,12 +242,14 @@ public final class BatchAPI: @unchecked Sendable {  // `runners`, `lostClaims` a
         (batchDirectory.appendingPathComponent(id + ".output.jsonl").path, batchDirectory.appendingPathComponent(id + ".errors.jsonl").path)
     }
 
-    /// Runs (or resumes) a batch on its own thread, as its owner. A batch
+    /// Runs (or resumes) a batch reserved and claimed here on its own thread, as its owner. A batch
     /// whose runs keep ending in a crash before another line is answered is
     /// failed with the reason instead of being resumed once more.
     private func start(_ stored: StoredBatch) {
         var s = stored
         let id = s.batch.id
+        var launched = false
+        defer { if !launched { unreserve(id) } }
         let (output, errors) = paths(id)
         let runner: BatchRunner
         do {
@@ -261,10 +280,14 @@ public final class BatchAPI: @unchecked Sendable {  // `runners`, `lostClaims` a
         lock.withLock { runners[id] = runner }
         let started = s
         running.enter()
+        launched = true
         Thread.detachNewThread { [self] in
             let summary = runner.run()
             defer {
-                lock.withLock { runners[id] = nil }
+                lock.withLock {
+                    runners[id] = nil
+                    here.remove(id)
+                }
                 store.release(id)
                 running.leave()
             }

@@ -14,7 +14,7 @@ enum ServeCommand {
                                              "max-connections-per-address", "max-header-bytes", "max-n", "max-stop", "max-prompt-tokens",
                                              "request-timeout", "header-timeout", "body-timeout", "idle-timeout", "shutdown-grace", "prices", "ledger", "data-dir", "kv",
                                              "model-alias", "cors-origin", "upstream", "upstream-key-file", "overflow-queue-depth",
-                                             "upstream-model", "upstream-timeout", "chat-template"],
+                                             "upstream-model", "upstream-timeout", "chat-template", "batch-poll"],
                               flags: ["no-prefix-cache"])
         let path = modelPath(a.string("model"))
         let precision = try parsePrecision(a.string("precision"))
@@ -56,6 +56,8 @@ enum ServeCommand {
             throw UsageError("--max-n must be 1 to 128, --max-stop 0 or more, --max-prompt-tokens and --request-timeout positive")
         }
         let grace = try a.double("shutdown-grace", default: 10)
+        let batchPoll = try a.double("batch-poll", default: 2)
+        guard batchPoll > 0 else { throw UsageError("--batch-poll must be positive") }
         let keys: APIKeys?
         do { keys = try a.string("api-keys").map { try APIKeys(file: $0) } } catch { throw UsageError("\(error)") }
 
@@ -86,7 +88,7 @@ enum ServeCommand {
                 let id = modelIdentifier(a, path: path)
                 service.ready(ServedModel(id: id, aliases: a.strings("model-alias"), engine: engineInstance, tokenizer: session.tokenizer,
                                           template: session.template))
-                batches.resumeUnfinished(every: 2)
+                batches.resumeUnfinished(every: batchPoll)
                 log("ready: model '\(id)' (\(precision.rawValue) precision, context \(engineInstance.limits.context))")
             } catch {
                 service.failedToLoad("\(error)")

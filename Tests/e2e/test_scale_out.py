@@ -211,3 +211,25 @@ def test_a_paused_replica_whose_batch_was_taken_over_leaves_it_alone():
         assert rows == [["40"]]
     finally:
         c.stop()
+
+
+def test_a_batch_starts_once_although_its_replica_polls_for_batches_to_adopt_meanwhile():
+    """`create` claims and starts a batch while the same replica's adoption loop (here every 10 ms) finds it
+    unfinished and claimed by that replica: it must run once. Two runners answered its lines twice, billed
+    them twice and wrote one output file over each other (a line of it was not JSON)."""
+    pg = Postgres()
+    replica = Server("--ledger", pg.url, "--batch-poll", "0.01")
+    try:
+        client = openai.OpenAI(base_url=replica.base + "/v1", api_key="unused", max_retries=0, timeout=120)
+        uploaded = client.files.create(file=("in.jsonl", batch_lines(3, "r")), purpose="batch")
+        batches = [client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")
+                   for _ in range(12)]
+        for batch in batches:
+            done = wait_done(client, batch.id)
+            assert done.status == "completed" and done.request_counts.completed == 3, done
+            out = [json.loads(line) for line in client.files.content(done.output_file_id).text.splitlines()]
+            assert sorted(line["custom_id"] for line in out) == ["r-0", "r-1", "r-2"]
+            assert pg.query(f"SELECT count(*) FROM requests WHERE batch_id = '{batch.id}'") == [["3"]]
+    finally:
+        replica.stop()
+        pg.stop()

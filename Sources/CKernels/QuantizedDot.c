@@ -15,6 +15,7 @@
 #include "CKernels.h"
 #include <immintrin.h>
 #include <stdatomic.h>
+#include "Lanes.h"
 
 // The largest |x| of n floats (n a multiple of 8).
 static inline float absolute_max(const float *v, int n) {
@@ -217,12 +218,6 @@ void wafer_q8_0_rows(const uint8_t *w, size_t row_bytes, int blocks, int out_beg
 // tiles find the group in cache.
 enum { PREFETCH_AHEAD = 2048 };
 
-static inline __m256i broadcast4(const int8_t *p) {
-    int32_t v;
-    __builtin_memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
-
 // Rows per pass of the groups (eight_row_groups): 64 rows of activations
 // (96 KB at 1536 inputs) stay in cache while every group passes over them:
 // 101 against 96 G multiply-adds/s with all 512 prompt rows in one pass
@@ -252,45 +247,10 @@ static inline int group_block_bytes(int kind) {
 static inline int k_block_bytes(int kind) { return kind == FOUR_BIT_K ? 144 : kind == FIVE_BIT_K ? 176 : 208; }
 static inline int k_header_bytes(int kind) { return kind == SIX_BIT_K ? 16 : 32; }
 
-// 16 16-bit lanes from 8 bytes at a and 8 at b, interleaved: a0 b0 a1 b1 ...
-static inline __m256i interleaved_u8_to_i16(const uint8_t *a, const uint8_t *b) {
-    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)a), _mm_loadl_epi64((const __m128i *)b)));
-}
-static inline __m256i interleaved_i8_to_i16(const uint8_t *a, const uint8_t *b) {
-    return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)a), _mm_loadl_epi64((const __m128i *)b)));
-}
-
-// The high bits of nibble chunk u moved to bits 4 (and 5) of each byte. A
-// 16-bit shift moves each byte's bits within the byte for the bits kept.
-static inline __m256i fifth_bit_low(__m256i bits, int u) { return _mm256_and_si256(_mm256_slli_epi16(bits, 4 - u), _mm256_set1_epi8(0x10)); }
-static inline __m256i fifth_bit_high(__m256i bits, int u) { return _mm256_and_si256(_mm256_srli_epi16(bits, u), _mm256_set1_epi8(0x10)); }
-
-// The 5-bit values of nibble chunk u with the fifth-bit chunk `fifth` (bit u
-// of byte 4j+i: element 4u+i; bit 4+u: element 16+4u+i): row j's elements
-// 4u..4u+3 in lane j of *low, 16+4u..16+4u+3 in *high.
-static inline void five_bit_values(const uint8_t *nibbles, __m256i fifth, int u, __m256i *low, __m256i *high) {
-    const __m256i nibble = _mm256_set1_epi8(0x0F), c = _mm256_loadu_si256((const __m256i *)(nibbles + 32 * u));
-    *low = _mm256_or_si256(_mm256_and_si256(c, nibble), fifth_bit_low(fifth, u));
-    *high = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), nibble), fifth_bit_high(fifth, u));
-}
-
-// Chunk u of a half block of Q6Kx8: lane j holds row j's elements 4u..4u+3.
-// Chunks 0-2 are bits 0-5 of the stored vectors; chunk 3's values are split
-// over their bits 6-7 (bits 2k, 2k+1 in vector k): 8 operations for it, one
-// each for the others.
-static inline __m256i six_bit_values(const uint8_t *v, int u) {
-    const __m256i top = _mm256_set1_epi8((char)0xC0);
-    if (u < 3) return _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(v + 32 * u)), _mm256_set1_epi8(0x3F));
-    // Masked to bits 6-7 of each byte first, the 16-bit shifts move nothing across bytes.
-    __m256i t = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)v), top);
-    t = _mm256_or_si256(_mm256_srli_epi16(t, 2), _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(v + 32)), top));
-    t = _mm256_or_si256(_mm256_srli_epi16(t, 2), _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(v + 64)), top));
-    return _mm256_srli_epi16(t, 2);
-}
-
 #define ISA(name) name##_avx2
 #define DOT_U8_S8(acc, u, s) _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)))
 #define WAFER_VNNI 0
+#define LANES 8
 #include "EightRows.h"
 #undef ISA
 #undef DOT_U8_S8
@@ -324,14 +284,20 @@ static inline __m256i dpbusd_emulated(__m256i acc, __m256i u, __m256i s) {
 #undef WAFER_VNNI
 #pragma clang attribute pop
 
+#undef LANES
+
+// AVX-512: two groups side by side in 16 lanes, vpdpbusd on 512 bits (Zen 5
+// retires two a cycle at either width, so twice the multiply-adds per instruction).
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))), apply_to = function)
 #define ISA(name) name##_avx512vnni
-#define DOT_U8_S8(acc, u, s) _mm256_dpbusd_epi32(acc, u, s)
+#define DOT_U8_S8(acc, u, s) _mm512_dpbusd_epi32(acc, u, s)
 #define WAFER_VNNI 1
+#define LANES 16
 #include "EightRows.h"
 #undef ISA
 #undef DOT_U8_S8
 #undef WAFER_VNNI
+#undef LANES
 #pragma clang attribute pop
 
 // --- Which variant runs: the best this CPU has, found once at start-up ---------

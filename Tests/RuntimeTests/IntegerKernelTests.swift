@@ -168,9 +168,11 @@ struct IntegerKernelTests {
 
     /// Every instruction-set variant this CPU can run gives the AVX2 variant's
     /// bits, on every repacked layout, for a tile of four rows and a tail;
-    /// the VNNI code runs on any AVX2 CPU with vpdpbusd emulated.
+    /// the VNNI code runs on any AVX2 CPU with vpdpbusd emulated. Three groups
+    /// of eight outputs, whole and split at each group, so that AVX-512's
+    /// groups in pairs meet an odd group at either end of a range.
     @Test func everyInstructionSetGivesTheSameBits() throws {
-        let (outputs, inputs, rows) = (16, 512, 5)
+        let (outputs, inputs, rows) = (24, 512, 5)
         let x = Self.activations(rows: rows, inputs: inputs)
         let buffers = [Q8Activations.Grouping.blocks, .superBlocks].map {
             UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs, grouping: $0), alignment: 64)
@@ -193,6 +195,12 @@ struct IntegerKernelTests {
                     var y = [Float](repeating: 0, count: rows * outputs)
                     a.multiplyRepacked(type, packed, outputs: 0..<outputs, rows: rows, y: &y, ldy: outputs)
                     results[set] = y
+                    for split in [8, 16] {
+                        var parts = [Float](repeating: 0, count: rows * outputs)
+                        a.multiplyRepacked(type, packed, outputs: 0..<split, rows: rows, y: &parts, ldy: outputs)
+                        a.multiplyRepacked(type, packed, outputs: split..<outputs, rows: rows, y: &parts, ldy: outputs)
+                        #expect(parts.map(\.bitPattern) == y.map(\.bitPattern), "\(type): \(set.name) split at output \(split)")
+                    }
                 }
                 let reference = results[.avx2] ?? [], finite = reference.filter(\.isFinite).count
                 #expect(finite == reference.count, "\(type): the test's blocks give finite results")

@@ -170,7 +170,7 @@ struct IntegerKernelTests {
     /// bits, on every repacked layout, for a tile of four rows and a tail;
     /// the VNNI code runs on any AVX2 CPU with vpdpbusd emulated. Three groups
     /// of eight outputs, whole and split at each group, so that AVX-512's
-    /// groups in pairs meet an odd group at either end of a range.
+    /// groups in pairs meet an odd group at either end of a range; and one row.
     @Test func everyInstructionSetGivesTheSameBits() throws {
         let (outputs, inputs, rows) = (24, 512, 5)
         let x = Self.activations(rows: rows, inputs: inputs)
@@ -201,6 +201,9 @@ struct IntegerKernelTests {
                         a.multiplyRepacked(type, packed, outputs: split..<outputs, rows: rows, y: &parts, ldy: outputs)
                         #expect(parts.map(\.bitPattern) == y.map(\.bitPattern), "\(type): \(set.name) split at output \(split)")
                     }
+                    var decode = [Float](repeating: 0, count: outputs)  // one row: AVX-512 streams a group at a time
+                    a.multiplyRepacked(type, packed, outputs: 0..<outputs, rows: 1, y: &decode, ldy: outputs)
+                    #expect(decode.map(\.bitPattern) == y[0..<outputs].map(\.bitPattern), "\(type): \(set.name) one row")
                 }
                 let reference = results[.avx2] ?? [], finite = reference.filter(\.isFinite).count
                 #expect(finite == reference.count, "\(type): the test's blocks give finite results")

@@ -11,11 +11,14 @@
 // ("pairs") are 16-bit pairs on AVX2 (vpmaddubsw, added up) and 32-bit lanes
 // with VNNI; ISA(scaled) multiplies lane j's sum by row j's integer scale.
 
+// Activation rows per tile: 16 lanes have the registers for eight.
 #if LANES == 16
+#define TILE 8
 #define V(op) v16_##op
 #define VI v16i
 #define VF v16f
 #else
+#define TILE 4
 #define V(op) v8_##op
 #define VI v8i
 #define VF v8f
@@ -67,8 +70,8 @@ static inline __attribute__((always_inline)) VI ISA(six_bit_values)(const uint8_
 // Four nibble chunks (Q4_0, Q4_1, Q4_K): lane j of chunk u holds row j's
 // elements 4u..4u+3 (low nibbles) and 16+4u..16+4u+3 (high). Each 16-bit
 // lane adds 8 product pairs of at most 2·15·127: no overflow before widening.
-static inline __attribute__((always_inline)) void ISA(four_bit_pairs)(const uint8_t *quants, size_t next, const int8_t *const x[4],
-                                                                      int tile, VI h[4]) {
+static inline __attribute__((always_inline)) void ISA(four_bit_pairs)(const uint8_t *quants, size_t next, const int8_t *const x[TILE],
+                                                                      int tile, VI h[TILE]) {
     const VI nibble = V(bytes)(0x0F);
     for (int i = 0; i < tile; i++) h[i] = V(zero)();
     for (int u = 0; u < 4; u++) {
@@ -81,8 +84,8 @@ static inline __attribute__((always_inline)) void ISA(four_bit_pairs)(const uint
     }
 }
 
-static inline __attribute__((always_inline)) void ISA(four_bit_sums)(const uint8_t *quants, size_t next, const int8_t *const x[4],
-                                                                     int tile, VI s[4]) {
+static inline __attribute__((always_inline)) void ISA(four_bit_sums)(const uint8_t *quants, size_t next, const int8_t *const x[TILE],
+                                                                     int tile, VI s[TILE]) {
     ISA(four_bit_pairs)(quants, next, x, tile, s);
     for (int i = 0; i < tile; i++) s[i] = ISA(widen)(s[i]);
 }
@@ -90,8 +93,8 @@ static inline __attribute__((always_inline)) void ISA(four_bit_sums)(const uint8
 // Unsigned 5-bit values (Q5_0, Q5_1, Q5_K; `five_bit_values`): chunks 0-1 into
 // h[i][0], chunks 2-3 into h[i][1], so that a 16-bit lane adds 4 pairs of at
 // most 2·31·127.
-static inline __attribute__((always_inline)) void ISA(five_bit_pairs)(const uint8_t *quants, size_t next, const int8_t *const x[4],
-                                                                      int tile, VI h[4][2]) {
+static inline __attribute__((always_inline)) void ISA(five_bit_pairs)(const uint8_t *quants, size_t next, const int8_t *const x[TILE],
+                                                                      int tile, VI h[TILE][2]) {
     const VI fifth = V(load)(quants + 128, next);
     for (int i = 0; i < tile; i++) h[i][0] = h[i][1] = V(zero)();
     for (int u = 0; u < 4; u++) {
@@ -109,8 +112,8 @@ static inline __attribute__((always_inline)) void ISA(five_bit_pairs)(const uint
 static inline VI ISA(add_signed)(VI acc, VI v, VI x) { return DOT_U8_S8(acc, V(magnitude)(v), V(signed_like)(x, v)); }
 
 // Q8x8 (Q8_0): 8 chunks of 32 signed bytes, lane j holding row j's elements 4k..4k+3.
-static inline __attribute__((always_inline)) void ISA(signed_byte_sums)(const uint8_t *quants, size_t next, const int8_t *const x[4],
-                                                                        int tile, VI s[4][2]) {
+static inline __attribute__((always_inline)) void ISA(signed_byte_sums)(const uint8_t *quants, size_t next, const int8_t *const x[TILE],
+                                                                        int tile, VI s[TILE][2]) {
     for (int i = 0; i < tile; i++) s[i][0] = s[i][1] = V(zero)();
     for (int k = 0; k < 8; k++) {
         const VI w = V(load)(quants + 32 * k, next);
@@ -123,13 +126,13 @@ static inline __attribute__((always_inline)) void ISA(signed_byte_sums)(const ui
 // Σ_h sc_h·(q_h·x_h) per row to total; the caller takes 32·Σ_h sc_h·Σx_h off.
 // On AVX2 scaled every two chunks: a 16-bit lane then holds 2 pairs of at most
 // 2·63·127; with VNNI's 32-bit lanes once per block.
-static inline __attribute__((always_inline)) void ISA(six_bit_block)(const uint8_t *p, size_t next, const int8_t *const x[4],
-                                                                     int tile, VI total[4]) {
+static inline __attribute__((always_inline)) void ISA(six_bit_block)(const uint8_t *p, size_t next, const int8_t *const x[TILE],
+                                                                     int tile, VI total[TILE]) {
     const uint8_t *quants = p + 16;
     const VI sc0 = ISA(row_scales)(p, next, 1), sc1 = ISA(row_scales)(p + 8, next, 1);
     const int chunks = WAFER_VNNI ? 4 : 2;
     for (int first = 0; first < 4; first += chunks) {
-        VI h[4][2];
+        VI h[TILE][2];
         for (int i = 0; i < tile; i++) h[i][0] = h[i][1] = V(zero)();
         for (int u = first; u < first + chunks; u++) {
             const VI low = ISA(six_bit_values)(quants, next, u), high = ISA(six_bit_values)(quants + 96, next, u);
@@ -160,23 +163,23 @@ static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, 
                                                                       const int8_t *q, const float *scale, const float *sum,
                                                                       int r, int prefetch, int tile, float *y, size_t ldy, int o) {
     const int bytes = group_block_bytes(kind);
-    VF acc[4];
+    VF acc[TILE];
     for (int i = 0; i < tile; i++) acc[i] = V(fzero)();
     for (int b = 0; b < blocks; b++) {
         const uint8_t *p = group + (size_t)b * bytes;
         if (prefetch) ISA(prefetch)(p, bytes, next);
-        const int8_t *x[4];
+        const int8_t *x[TILE];
         for (int i = 0; i < tile; i++) x[i] = q + ((size_t)(r + i) * blocks + b) * 32;
         const VF d = V(halves)(p, next);
         if (kind == SIGNED_BYTE) {
-            VI s[4][2];
+            VI s[TILE][2];
             ISA(signed_byte_sums)(p + 16, next, x, tile, s);
             for (int i = 0; i < tile; i++) {
                 const VF xs = V(fset)(scale[(size_t)(r + i) * blocks + b]);
                 acc[i] = V(fmadd)(V(float)(V(add32)(s[i][0], s[i][1])), V(fmul)(d, xs), acc[i]);
             }
         } else {
-            VI s[4];
+            VI s[TILE];
             VF m;
             if (kind == FOUR_BIT_CENTERED) {
                 ISA(four_bit_sums)(p + 16, next, x, tile, s);
@@ -186,7 +189,7 @@ static inline __attribute__((always_inline)) void ISA(eight_row_tile)(int kind, 
                 m = V(halves)(p + 16, next);
             } else {
                 const int centered = kind == FIVE_BIT_CENTERED;
-                VI h[4][2];
+                VI h[TILE][2];
                 ISA(five_bit_pairs)(p + (centered ? 16 : 32), next, x, tile, h);
                 for (int i = 0; i < tile; i++) s[i] = V(add32)(ISA(widen)(h[i][0]), ISA(widen)(h[i][1]));
                 m = centered ? V(fmul)(d, V(fset)(-16.0f)) : V(halves)(p + 16, next);
@@ -213,24 +216,24 @@ static inline __attribute__((always_inline)) void ISA(k_quant_tile)(int kind, co
                                                                     int r, int prefetch, int tile, float *y, size_t ldy, int o) {
     const int header = k_header_bytes(kind), bytes = k_block_bytes(kind);
     const size_t inputs = (size_t)supers * 256;
-    VF acc[4];
+    VF acc[TILE];
     for (int i = 0; i < tile; i++) acc[i] = V(fzero)();
     for (int s = 0; s < supers; s++) {
         const uint8_t *head = group + (size_t)s * (header + 8 * bytes);
-        VI total[4];
+        VI total[TILE];
         for (int i = 0; i < tile; i++) total[i] = V(zero)();
         for (int b = 0; b < 8; b++) {
             const uint8_t *p = head + header + b * bytes;
             if (prefetch) ISA(prefetch)(p, bytes, next);
-            const int8_t *x[4];
+            const int8_t *x[TILE];
             for (int i = 0; i < tile; i++) x[i] = q + (size_t)(r + i) * inputs + 256 * s + 32 * b;
             if (kind == FOUR_BIT_K) {
-                VI h[4];
+                VI h[TILE];
                 ISA(four_bit_pairs)(p + 16, next, x, tile, h);
                 const VI sc = ISA(row_scales)(p, next, 0);
                 for (int i = 0; i < tile; i++) total[i] = V(add32)(total[i], ISA(scaled)(h[i], sc));
             } else if (kind == FIVE_BIT_K) {
-                VI h[4][2];
+                VI h[TILE][2];
                 ISA(five_bit_pairs)(p + 16, next, x, tile, h);
                 const VI sc = ISA(row_scales)(p, next, 0);
                 for (int i = 0; i < tile; i++) total[i] = V(add32)(total[i], V(add32)(ISA(scaled)(h[i][0], sc), ISA(scaled)(h[i][1], sc)));
@@ -241,9 +244,9 @@ static inline __attribute__((always_inline)) void ISA(k_quant_tile)(int kind, co
         // Σ_b c_b·Σx_b per row, in 16-bit pairs: Q4_K and Q5_K the minima of
         // blocks 2k, 2k+1 against their sums of 32; Q6_K block b's two scales
         // against the sums of its halves.
-        const int16_t *row_sums[4];
+        const int16_t *row_sums[TILE];
         for (int i = 0; i < tile; i++) row_sums[i] = sums + ((size_t)(r + i) * supers + s) * WAFER_SUPER_SUMS;
-        VI offset[4];
+        VI offset[TILE];
         for (int i = 0; i < tile; i++) offset[i] = V(zero)();
         const int pairs = kind == SIX_BIT_K ? 8 : 4;
         for (int k = 0; k < pairs; k++) {
@@ -277,12 +280,23 @@ static inline __attribute__((always_inline)) void ISA(k_quant_tile)(int kind, co
     for (int i = 0; i < tile; i++) V(store)(y + (size_t)(r + i) * ldy + o, acc[i], both);
 }
 
+static inline __attribute__((always_inline)) void ISA(tile)(int kind, const uint8_t *group, size_t next, int both, int steps,
+                                                            const int8_t *q, const float *scale, const void *sum, int r,
+                                                            int prefetch, int tile, float *y, size_t ldy, int o) {
+    if (kind == FOUR_BIT_K || kind == FIVE_BIT_K || kind == SIX_BIT_K) {
+        ISA(k_quant_tile)(kind, group, next, both, steps, q, scale, sum, r, prefetch, tile, y, ldy, o);
+    } else {
+        ISA(eight_row_tile)(kind, group, next, both, steps, q, scale, sum, r, prefetch, tile, y, ldy, o);
+    }
+}
+
 // Groups [group_begin, group_end) for every row (with 16 lanes two at a time),
 // the rows in blocks of ROW_BLOCK (their activations stay in cache while
-// every group passes over them), each block in tiles of four, then one by
-// one. `steps`: blocks of 32 or super-blocks per row. Up to four rows
-// (decode), where reading the weights is the limit, the first tile of a
-// group prefetches them; with more, the prefetches cost more than they save.
+// every group passes over them), each block in tiles of TILE rows (16 lanes:
+// eight, then four), then one by one. `steps`: blocks of 32 or super-blocks
+// per row. Up to four rows (decode), where reading the weights is the limit,
+// the first tile of a group prefetches them; with more, the prefetches cost
+// more than they save.
 static inline __attribute__((always_inline)) void ISA(eight_row_groups)(int kind, const uint8_t *packed, int steps,
                                                                         int group_begin, int group_end, const int8_t *q,
                                                                         const float *scale, const void *sum, int rows,
@@ -296,13 +310,9 @@ static inline __attribute__((always_inline)) void ISA(eight_row_groups)(int kind
             const int both = LANES == 16 && g + 1 < group_end;
             const size_t next = both ? bytes : 0;
             int r = first;
-            if (k_quant) {
-                for (; r + 4 <= end; r += 4) ISA(k_quant_tile)(kind, group, next, both, steps, q, scale, sum, r, rows <= 4, 4, y, ldy, 8 * g);
-                for (; r < end; r++) ISA(k_quant_tile)(kind, group, next, both, steps, q, scale, sum, r, rows < 4 && r == 0, 1, y, ldy, 8 * g);
-            } else {
-                for (; r + 4 <= end; r += 4) ISA(eight_row_tile)(kind, group, next, both, steps, q, scale, sum, r, rows <= 4, 4, y, ldy, 8 * g);
-                for (; r < end; r++) ISA(eight_row_tile)(kind, group, next, both, steps, q, scale, sum, r, rows < 4 && r == 0, 1, y, ldy, 8 * g);
-            }
+            for (; r + TILE <= end; r += TILE) ISA(tile)(kind, group, next, both, steps, q, scale, sum, r, rows <= 4, TILE, y, ldy, 8 * g);
+            if (TILE > 4) for (; r + 4 <= end; r += 4) ISA(tile)(kind, group, next, both, steps, q, scale, sum, r, rows <= 4, 4, y, ldy, 8 * g);
+            for (; r < end; r++) ISA(tile)(kind, group, next, both, steps, q, scale, sum, r, rows < 4 && r == 0, 1, y, ldy, 8 * g);
         }
     }
 }
@@ -350,3 +360,4 @@ void ISA(wafer_q6kx8_rows)(const uint8_t *packed, int supers, int group_begin, i
 #undef V
 #undef VI
 #undef VF
+#undef TILE

@@ -25,7 +25,7 @@ static void put_hex(uint32_t v) { for (int i = 7; i >= 0; i--) put_char("0123456
 static uint64_t state = 0x9E3779B97F4A7C15ull;
 static uint32_t next_random(void) { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return (uint32_t)(state >> 16); }
 
-enum { INPUTS = 512, OUTPUTS = 24, ROWS = 5, GROUPS = OUTPUTS / 8, BLOCKS = INPUTS / 32, SUPERS = INPUTS / 256, SEEDS = 12 };
+enum { INPUTS = 512, OUTPUTS = 24, ROWS = 13, GROUPS = OUTPUTS / 8, BLOCKS = INPUTS / 32, SUPERS = INPUTS / 256, SEEDS = 12 };
 
 enum Kernel { Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K };
 // Bytes per group of eight rows and unit: a block of 32 inputs, or a

@@ -167,12 +167,12 @@ struct IntegerKernelTests {
     }
 
     /// Every instruction-set variant this CPU can run gives the AVX2 variant's
-    /// bits, on every repacked layout, for a tile of four rows and a tail;
+    /// bits, on every repacked layout, for tiles of eight and four rows and a tail;
     /// the VNNI code runs on any AVX2 CPU with vpdpbusd emulated. Three groups
     /// of eight outputs, whole and split at each group, so that AVX-512's
     /// groups in pairs meet an odd group at either end of a range; and one row.
     @Test func everyInstructionSetGivesTheSameBits() throws {
-        let (outputs, inputs, rows) = (24, 512, 5)
+        let (outputs, inputs, rows) = (24, 512, 13)
         let x = Self.activations(rows: rows, inputs: inputs)
         let buffers = [Q8Activations.Grouping.blocks, .superBlocks].map {
             UnsafeMutableRawPointer.allocate(byteCount: Q8Activations.bytes(rows: rows, inputs: inputs, grouping: $0), alignment: 64)

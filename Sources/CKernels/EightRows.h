@@ -128,20 +128,19 @@ static inline __attribute__((always_inline)) void ISA(signed_byte_sums)(const ui
 // 2·63·127; with VNNI's 32-bit lanes once per block.
 static inline __attribute__((always_inline)) void ISA(six_bit_block)(const uint8_t *p, size_t next, const int8_t *const x[TILE],
                                                                      int tile, VI total[TILE]) {
-    const uint8_t *quants = p + 16;
-    const VI sc0 = ISA(row_scales)(p, next, 1), sc1 = ISA(row_scales)(p + 8, next, 1);
     const int chunks = WAFER_VNNI ? 4 : 2;
-    for (int first = 0; first < 4; first += chunks) {
-        VI h[TILE][2];
-        for (int i = 0; i < tile; i++) h[i][0] = h[i][1] = V(zero)();
-        for (int u = first; u < first + chunks; u++) {
-            const VI low = ISA(six_bit_values)(quants, next, u), high = ISA(six_bit_values)(quants + 96, next, u);
-            for (int i = 0; i < tile; i++) {
-                h[i][0] = ISA(add_pairs)(h[i][0], low, V(broadcast4)(x[i] + 4 * u));
-                h[i][1] = ISA(add_pairs)(h[i][1], high, V(broadcast4)(x[i] + 16 + 4 * u));
+    for (int half = 0; half < 2; half++) {  // one at a time: fewer registers live (eight rows of 16 lanes spilled)
+        const uint8_t *quants = p + 16 + 96 * half;
+        const VI sc = ISA(row_scales)(p + 8 * half, next, 1);
+        for (int first = 0; first < 4; first += chunks) {
+            VI h[TILE];
+            for (int i = 0; i < tile; i++) h[i] = V(zero)();
+            for (int u = first; u < first + chunks; u++) {
+                const VI v = ISA(six_bit_values)(quants, next, u);
+                for (int i = 0; i < tile; i++) h[i] = ISA(add_pairs)(h[i], v, V(broadcast4)(x[i] + 16 * half + 4 * u));
             }
+            for (int i = 0; i < tile; i++) total[i] = V(add32)(total[i], ISA(scaled)(h[i], sc));
         }
-        for (int i = 0; i < tile; i++) total[i] = V(add32)(total[i], V(add32)(ISA(scaled)(h[i][0], sc0), ISA(scaled)(h[i][1], sc1)));
     }
 }
 

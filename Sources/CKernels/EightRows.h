@@ -124,12 +124,13 @@ static inline __attribute__((always_inline)) void ISA(signed_byte_sums)(const ui
 // Q6Kx8: six chunks of values in bits 0-5 (`six_bit_values`), q in 0..63
 // with scale sc[0] for elements 0..15 and sc[1] for 16..31. Adds
 // Σ_h sc_h·(q_h·x_h) per row to total; the caller takes 32·Σ_h sc_h·Σx_h off.
-// On AVX2 scaled every two chunks: a 16-bit lane then holds 2 pairs of at most
-// 2·63·127; with VNNI's 32-bit lanes once per block.
+// Each half (16 values, one scale) is scaled, on AVX2 every two chunks (a
+// 16-bit lane then holds 2 pairs of at most 2·63·127), with VNNI's 32-bit
+// lanes once.
 static inline __attribute__((always_inline)) void ISA(six_bit_block)(const uint8_t *p, size_t next, const int8_t *const x[TILE],
                                                                      int tile, VI total[TILE]) {
     const int chunks = WAFER_VNNI ? 4 : 2;
-    for (int half = 0; half < 2; half++) {  // one at a time: fewer registers live (eight rows of 16 lanes spilled)
+    for (int half = 0; half < 2; half++) {  // one at a time: fewer registers live than for both at once
         const uint8_t *quants = p + 16 + 96 * half;
         const VI sc = ISA(row_scales)(p + 8 * half, next, 1);
         for (int first = 0; first < 4; first += chunks) {

@@ -8,7 +8,7 @@ import Runtime
 enum BenchCommand {
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
         let a = try Arguments(args, valued: ["model", "precision", "prompt-tokens", "decode-tokens", "repeat", "concurrency",
-                                             "requests", "shared-prefix", "max-batch", "kv", "depth"],
+                                             "requests", "shared-prefix", "max-batch", "kv", "depth", "kernels"],
                               flags: ["json", "no-prefix-cache"])
         let path = modelPath(a.string("model"))
         let precision = try parsePrecision(a.string("precision"))
@@ -20,6 +20,13 @@ enum BenchCommand {
         let depth = try a.int("depth", default: 0)
         guard promptLength > 0, decodeLength > 0, repeats > 0, depth >= 0 else {
             throw UsageError("token counts and --repeat must be positive, --depth not negative")
+        }
+
+        if let name = a.string("kernels") {  // another variant than the best, to compare them on one machine
+            guard let set = InstructionSet.allCases.first(where: { $0.name == name }), InstructionSet.use(set) else {
+                let runnable = InstructionSet.allCases.filter(\.isSupported).map(\.name)
+                throw UsageError("--kernels must be one of the variants this CPU runs: \(runnable.joined(separator: ", "))")
+            }
         }
 
         let loadStart = Date()

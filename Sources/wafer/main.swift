@@ -22,6 +22,7 @@ usage: wafer COMMAND [OPTIONS]
   tokenize [--model PATH] [--no-bos] [--no-special] [--ids] TEXT
   info [PATH|NAME]
   bench [--model PATH] [--precision full|native] [--kv f32|f16] [--prompt-tokens N] [--decode-tokens N] [--repeat N] [--json]
+        [--kernels avx2|avx-vnni|avx512-vnni|vnni-emulated]
         [--concurrency N [--requests M] [--shared-prefix K] [--max-batch B] [--no-prefix-cache]]
   ledger-bench --ledger PATH|postgresql://URL [--requests 5000] [--writers 16]
 """

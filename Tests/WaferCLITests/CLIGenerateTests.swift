@@ -61,6 +61,18 @@ struct CLIGenerateTests {
         #expect(past.status != 0 && past.stderr.contains("depth and decode exceed the context"), "\(past.stderr)")
     }
 
+    /// `--kernels` runs the variant named (the JSON says which ran); one the CPU lacks, or no such name, is refused.
+    @Test func benchRunsTheKernelsNamed() throws {
+        for name in ["avx2", "vnni-emulated"] {
+            let r = try CLIErrorTests.run(["bench", "--prompt-tokens", "8", "--decode-tokens", "2", "--repeat", "1", "--kernels", name, "--json"])
+            #expect(r.status == 0, "stderr: \(r.stderr)")
+            let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            #expect(json?["kernels"] as? String == name, "\(r.stdout)")
+        }
+        let unknown = try CLIErrorTests.run(["bench", "--kernels", "sse2"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("--kernels must be one of the variants this CPU runs: avx2"), "\(unknown.stderr)")
+    }
+
     @Test func infoDescribesTheModel() throws {
         let r = try CLIErrorTests.run(["info"])
         #expect(r.status == 0)

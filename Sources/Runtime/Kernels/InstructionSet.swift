@@ -21,7 +21,7 @@ public enum InstructionSet: Int32, CaseIterable, Sendable {
 
     public var name: String { String(cString: wafer_isa_name(rawValue)) }
 
-    /// Runs the kernels with this set from now on, if the CPU has it (tests run every variant).
+    /// Runs the kernels with this set from now on, if the CPU has it (tests and `wafer bench --kernels` run every variant).
     @discardableResult
-    static func use(_ set: InstructionSet) -> Bool { wafer_set_isa(set.rawValue) != 0 }
+    public static func use(_ set: InstructionSet) -> Bool { wafer_set_isa(set.rawValue) != 0 }
 }

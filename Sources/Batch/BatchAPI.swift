@@ -262,7 +262,7 @@ public final class BatchAPI: @unchecked Sendable {  // `runners`, `here`, `lostC
             finish(&s, status: .failed)
             return
         }
-        let answered = runner.progress.skipped
+        let answered = runner.answeredBefore
         s.stalledStarts = !s.runEnded && s.answeredAtStart == answered ? s.stalledStarts + 1 : 0
         guard s.stalledStarts < StoredBatch.maxStalledStarts else {
             s.batch.errors = .init(data: [.init(code: "resume_failed", message:

@@ -49,6 +49,9 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
     private var cancelled = false
     /// Lines a run before this one answered and metered (their row holds the answer) but did not write out.
     private let answered: [String: LedgerRow]
+    /// Lines answered before this run: in the output or error file here, or metered in the ledger
+    /// (on another replica, whose files these are not).
+    public let answeredBefore: Int
 
     /// Opens every file first: an unreadable input or unwritable output is an error before any work.
     /// Lines are taken until `deadline` (the batch's completion window); those running then still finish.
@@ -76,6 +79,7 @@ public final class BatchRunner: @unchecked Sendable {  // counters under `lock`
         do { answered = try service.meter.map { try $0.ledger.reader.batchAnswers(batchID: batchID) } ?? [:] } catch {
             throw BatchError("cannot read the ledger: \(error)")
         }
+        answeredBefore = done.customIDs.union(answered.keys).count + reported.lines.count
     }
 
     /// Stops taking new lines; those running finish and are written.

@@ -2,6 +2,7 @@
 batch's lines run and are billed as that key (issue 20)."""
 import json
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -99,6 +100,39 @@ def test_a_batch_that_keeps_killing_the_server_is_failed(tmp_path):
         failed = wait_for_status(s.client(), batch.id, {"failed", "completed"}, timeout=30)
         assert failed.status == "failed"
         assert failed.errors.data[0].code == "resume_failed" and "not resumed" in failed.errors.data[0].message
+    finally:
+        assert s.stop() == 0
+
+
+def test_lines_answered_into_the_ledger_elsewhere_count_as_progress(tmp_path):
+    """A batch resumed where the answers of lines are in the ledger but not in this server's output file (as when a
+    replica adopts a batch from one that died) made progress: three such crashes in a row do not fail it. They did
+    ('resume_failed'), when only the local output file counted."""
+    inp = tmp_path / "in.jsonl"
+    make_input(inp, 200, bad_every=0, max_tokens=64)
+    s = Server()
+    c = s.client()
+    f = c.files.create(file=("in.jsonl", inp.read_bytes()), purpose="batch")
+    batch = c.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
+    data_dir = s.data_dir
+
+    def metered():
+        with sqlite3.connect(Path(data_dir) / "ledger.db") as db:
+            return db.execute("SELECT count(*) FROM requests WHERE batch_id = ? AND status = 200", (batch.id,)).fetchone()[0]
+    for _ in range(3):
+        before, deadline = metered(), time.time() + 60
+        while metered() < before + 3:
+            assert time.time() < deadline, "no line was answered"
+            time.sleep(0.05)
+        s.stop(signal.SIGKILL)
+        (Path(data_dir) / "batches" / f"{batch.id}.output.jsonl").unlink()  # the answers live on only in the ledger
+        s = Server(data_dir=data_dir)
+    try:
+        done = wait_for_status(s.client(), batch.id, {"failed", "completed"}, timeout=180)
+        assert done.status == "completed", done.errors
+        out = s.client().files.content(done.output_file_id).text.splitlines()
+        assert sorted(json.loads(line)["custom_id"] for line in out) == sorted(f"r{i}" for i in range(200))
+        assert metered() == 200, "every line billed once"
     finally:
         assert s.stop() == 0
 

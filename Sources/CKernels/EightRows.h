@@ -283,7 +283,7 @@ static inline __attribute__((always_inline)) void ISA(k_quant_tile)(int kind, co
 static inline __attribute__((always_inline)) void ISA(tile)(int kind, const uint8_t *group, size_t next, int both, int steps,
                                                             const int8_t *q, const float *scale, const void *sum, int r,
                                                             int prefetch, int tile, float *y, size_t ldy, int o) {
-    if (kind == FOUR_BIT_K || kind == FIVE_BIT_K || kind == SIX_BIT_K) {
+    if (is_k_quant(kind)) {
         ISA(k_quant_tile)(kind, group, next, both, steps, q, scale, sum, r, prefetch, tile, y, ldy, o);
     } else {
         ISA(eight_row_tile)(kind, group, next, both, steps, q, scale, sum, r, prefetch, tile, y, ldy, o);
@@ -301,8 +301,7 @@ static inline __attribute__((always_inline)) void ISA(eight_row_groups)(int kind
                                                                         int group_begin, int group_end, const int8_t *q,
                                                                         const float *scale, const void *sum, int rows,
                                                                         float *y, size_t ldy) {
-    const int k_quant = kind == FOUR_BIT_K || kind == FIVE_BIT_K || kind == SIX_BIT_K;
-    const size_t bytes = (size_t)steps * (k_quant ? k_header_bytes(kind) + 8 * k_block_bytes(kind) : group_block_bytes(kind));
+    const size_t bytes = (size_t)steps * (is_k_quant(kind) ? k_header_bytes(kind) + 8 * k_block_bytes(kind) : group_block_bytes(kind));
     for (int first = 0; first < rows; first += ROW_BLOCK) {
         const int end = rows < first + ROW_BLOCK ? rows : first + ROW_BLOCK;
         for (int g = group_begin; g < group_end; g += LANES / 8) {

@@ -243,6 +243,8 @@ static inline int group_block_bytes(int kind) {
     }
 }
 
+static inline int is_k_quant(int kind) { return kind == FOUR_BIT_K || kind == FIVE_BIT_K || kind == SIX_BIT_K; }
+
 // K layouts: bytes per block of 32 (after the super-block's header) and header bytes.
 static inline int k_block_bytes(int kind) { return kind == FOUR_BIT_K ? 144 : kind == FIVE_BIT_K ? 176 : 208; }
 static inline int k_header_bytes(int kind) { return kind == SIX_BIT_K ? 16 : 32; }

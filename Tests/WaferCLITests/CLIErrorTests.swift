@@ -89,5 +89,6 @@ struct CLIErrorTests {
         expectOneLineError(try Self.run(["plan", "--tokens", "-5", "--throughput", "10"]), containing: "must be positive")
         expectOneLineError(try Self.run(["batch", "in.jsonl"]), containing: "-o OUTPUT.jsonl")
         expectOneLineError(try Self.run(["serve", "--kv", "f8"]), containing: "--kv must be f32 or f16")
+        expectOneLineError(try Self.run(["serve", "--batch-poll", "0"]), containing: "--batch-poll must be positive")
     }
 }
